@@ -1,0 +1,91 @@
+package dev.spillway.engine.backend;
+
+import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.tensor.TensorView;
+
+/**
+ * The seam between the model graph and the hardware that runs it.
+ *
+ * <p>A backend owns three kinds of memory, each through an {@link AutoCloseable} handle that its
+ * owner closes: {@link Weight}s (per model), {@link KvCache}s and {@link Activations} (per context).
+ * The graph ({@link dev.spillway.engine.model.LlamaGraph}) places each transformer layer on one backend
+ * and calls the ops below on that backend's handles only; it never mixes handles of two backends in
+ * one call. Activations cross from one backend to the next through host memory with
+ * {@link #read}/{@link #write}, once per layer boundary and batch.
+ *
+ * <p>Ops may run asynchronously (a device backend enqueues them); {@link #read} waits for everything
+ * enqueued before it. All ops take {@code nTokens}, the number of leading rows of the activation
+ * buffers that hold the current batch; shapes in the comments are (rows, cols).
+ *
+ * <p>Implementations are thread-safe in the sense that concurrent calls from two contexts are
+ * serialized; a backend is shared by every context of a model.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name for logs and placement tables, e.g. {@code cpu} or {@code opencl:0}. */
+    String name();
+
+    /** Whether {@code op} can run with this element type (see {@link Op} for which type is meant). */
+    boolean supports(Op op, GgmlType type);
+
+    /**
+     * Makes a weight available on this backend. The CPU backend keeps a zero-copy view of
+     * {@code tensor.data()}; a device backend uploads it in its block format. The caller owns the
+     * result and closes it. {@code tensor.data()} must stay valid for as long as the weight is used.
+     *
+     * @throws dev.spillway.engine.backend.BackendMemoryException when the backend has no room
+     */
+    Weight loadWeight(TensorView tensor);
+
+    /** Allocates one layer's K/V cache for {@code contextSize} tokens. */
+    KvCache allocateKv(int contextSize, int kvDim, GgmlType keyType, GgmlType valueType);
+
+    /** Allocates an F32 activation matrix of {@code rows} x {@code cols}. */
+    Activations allocateActivations(int rows, int cols);
+
+    /** Host to backend: copies {@code nRows} rows (row-major, {@code dst.cols()} floats each) from {@code src}. */
+    void write(Activations dst, float[] src, int nRows);
+
+    /** Backend to host: waits for pending work, then copies the first {@code nRows} rows into {@code dst}. */
+    void read(Activations src, float[] dst, int nRows);
+
+    // ---- ops -------------------------------------------------------------------------------
+
+    /** out (n, dim) = in (n, dim) normalized by its root mean square, times gamma (1, dim). */
+    void rmsNorm(Activations out, Activations in, Weight gamma, int nTokens, float eps);
+
+    /** out (n, w.rows) = in (n, w.cols) x w^T, for a weight w of w.rows rows of w.cols elements. */
+    void matmul(Activations out, Activations in, Weight w, int nTokens);
+
+    /**
+     * Rotates the first {@code spec.rotatedDims()} elements of each of {@code headCount} heads of
+     * {@code headDim} elements in every row of {@code x} (n, headCount * headDim), in place; row
+     * {@code t} is at position {@code startPos + t}.
+     */
+    void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec);
+
+    /** Stores k (n, kvDim) and v (n, kvDim) as cache rows {@code startPos .. startPos+n-1}. */
+    void kvStore(KvCache cache, Activations k, Activations v, int startPos, int nTokens);
+
+    /**
+     * Causal attention: for each row t of q (n, qDim), at position {@code startPos + t}, each query
+     * head attends over cache rows {@code 0 .. startPos + t} of its KV head; writes out (n, qDim).
+     */
+    void attention(Activations out, Activations q, KvCache cache, AttentionShape shape, int startPos, int nTokens);
+
+    /** gate (n, dim) = silu(gate) * up (n, dim), in place. */
+    void swiglu(Activations gate, Activations up, int nTokens);
+
+    /** acc (n, dim) += other (n, dim). */
+    void add(Activations acc, Activations other, int nTokens);
+
+    /** dst rows {@code dstRow ..} = src rows {@code srcRow ..}, {@code nRows} rows of {@code src.cols()} floats. */
+    void copyRows(Activations dst, int dstRow, Activations src, int srcRow, int nRows);
+
+    /** Bytes this backend has allocated and not yet freed (weights, caches, activations, scratch). */
+    long allocatedBytes();
+
+    /** Frees the backend's own resources (threads, queues). Handles it gave out must be closed first. */
+    @Override
+    void close();
+}
