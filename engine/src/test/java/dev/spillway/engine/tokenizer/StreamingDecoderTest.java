@@ -13,7 +13,7 @@ class StreamingDecoderTest {
     private final TestVocab vocab = TestVocab.spm().add("▁", -1).add("a", -2).add("▁a", -3);
     private final Tokenizer tokenizer = vocab.build();
 
-    private static List<String> pushAll(Decoder decoder, int... ids) {
+    private static List<String> pushAll(Tokenizer.Decoder decoder, int... ids) {
         List<String> out = new ArrayList<>();
         for (int id : ids) {
             out.add(decoder.push(id));
@@ -23,7 +23,7 @@ class StreamingDecoderTest {
 
     @Test
     void emojiSplitOverByteTokensComesOutWholeOnce() {
-        Decoder d = tokenizer.newDecoder();
+        Tokenizer.Decoder d = tokenizer.newDecoder();
         List<String> out = pushAll(d, vocab.id("▁a"), BYTE0 + 0xF0, BYTE0 + 0x9F, BYTE0 + 0x98, BYTE0 + 0x80, vocab.id("a"));
         assertEquals(List.of(" a", "", "", "", "😀", "a"), out);
         assertEquals("", d.finish());
@@ -31,7 +31,7 @@ class StreamingDecoderTest {
 
     @Test
     void incompleteSequenceAtTheEndBecomesReplacementCharacter() {
-        Decoder d = tokenizer.newDecoder();
+        Tokenizer.Decoder d = tokenizer.newDecoder();
         assertEquals(List.of("a", ""), pushAll(d, vocab.id("a"), BYTE0 + 0xE2));
         assertEquals("\uFFFD", d.finish());
         // the decoder starts afresh after finish
@@ -41,7 +41,7 @@ class StreamingDecoderTest {
 
     @Test
     void invalidBytesBecomeReplacementCharactersAtOnce() {
-        Decoder d = tokenizer.newDecoder();
+        Tokenizer.Decoder d = tokenizer.newDecoder();
         assertEquals("\uFFFD", d.push(BYTE0 + 0xFF), "0xFF never occurs in UTF-8");
         assertEquals("\uFFFD", d.push(BYTE0 + 0x80), "a lone continuation byte");
         // a truncated sequence interrupted by another character: one U+FFFD for the maximal subpart
@@ -56,7 +56,7 @@ class StreamingDecoderTest {
             String s = RandomText.next(random, 30);
             int[] ids = tokenizer.encode(s, true);
             for (DecodeOptions options : new DecodeOptions[] {DecodeOptions.TEXT, DecodeOptions.CONTINUATION}) {
-                Decoder d = tokenizer.newDecoder(options);
+                Tokenizer.Decoder d = tokenizer.newDecoder(options);
                 StringBuilder sb = new StringBuilder();
                 for (int id : ids) {
                     sb.append(d.push(id));
@@ -81,7 +81,7 @@ class StreamingDecoderTest {
             for (int j = 0; j < bytes.length; j++) {
                 ids[j] = BYTE0 + (bytes[j] & 0xFF);
             }
-            Decoder d = tokenizer.newDecoder();
+            Tokenizer.Decoder d = tokenizer.newDecoder();
             StringBuilder sb = new StringBuilder();
             for (int id : ids) {
                 sb.append(d.push(id));
