@@ -6,7 +6,8 @@ import java.util.Map;
 /**
  * The {@code gpt2} model: byte-level BPE. The text is split into words by the pre-tokenizer, each
  * word's UTF-8 bytes are written with GPT-2's byte characters, and within a word the adjacent pair
- * with the lowest merge rank ({@code tokenizer.ggml.merges} order) merges first.
+ * with the lowest merge rank ({@code tokenizer.ggml.merges} order) merges first. With the Llama 3
+ * pre-tokenizer a word that is a token as a whole is taken as is ({@code ignore_merges}).
  */
 final class BpeTokenizer extends BaseTokenizer {
     private static final System.Logger LOG = System.getLogger(BpeTokenizer.class.getName());
@@ -82,7 +83,13 @@ final class BpeTokenizer extends BaseTokenizer {
     @Override
     void encodeText(String fragment, boolean afterSpecial, IntList out) {
         for (String word : preTokenizer.split(fragment)) {
-            SymbolMerger.merge(ByteLevel.encode(word), vocab, this::merge, (s, start, end, id) -> {
+            String spelled = ByteLevel.encode(word);
+            int whole = preTokenizer.ignoresMerges() ? vocab.textId(spelled) : -1;
+            if (whole >= 0) {
+                out.add(whole);
+                continue;
+            }
+            SymbolMerger.merge(spelled, vocab, this::merge, (s, start, end, id) -> {
                 if (id >= 0) {
                     out.add(id);
                 } else if (unknownId() >= 0) {

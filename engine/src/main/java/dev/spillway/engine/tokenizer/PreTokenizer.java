@@ -15,18 +15,28 @@ import java.util.regex.Pattern;
  */
 enum PreTokenizer {
     /** GPT-2: {@code tokenizer.ggml.pre} "default", "gpt2", "gpt-2" or absent. */
-    GPT2("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"),
-    /** Llama 3: "llama-bpe", "llama3" (and "smaug-bpe", "dbrx", which use the same pattern). */
-    LLAMA3(llama3Style("\\p{N}{1,3}")),
+    GPT2("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", false),
+    /**
+     * Llama 3: "llama-bpe", "llama3" (and "smaug-bpe", "dbrx", which use the same pattern). Its
+     * tokenizer ignores merges for a word that is a token as a whole ({@code ignore_merges}).
+     */
+    LLAMA3(llama3Style("\\p{N}{1,3}"), true),
     /** Qwen 2: "qwen2", "deepseek-r1-qwen": as Llama 3 but digits one at a time. */
-    QWEN2(llama3Style("\\p{N}"));
+    QWEN2(llama3Style("\\p{N}"), false);
 
     private static final System.Logger LOG = System.getLogger(PreTokenizer.class.getName());
 
     private final Pattern pattern;
+    private final boolean ignoreMerges;
 
-    PreTokenizer(String regex) {
+    PreTokenizer(String regex, boolean ignoreMerges) {
         this.pattern = Pattern.compile(regex, Pattern.UNICODE_CHARACTER_CLASS);
+        this.ignoreMerges = ignoreMerges;
+    }
+
+    /** Whether a word that is a token as a whole becomes that token without going through the merges. */
+    boolean ignoresMerges() {
+        return ignoreMerges;
     }
 
     private static String llama3Style(String numbers) {

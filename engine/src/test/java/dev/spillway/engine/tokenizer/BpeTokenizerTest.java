@@ -46,6 +46,16 @@ class BpeTokenizerTest {
     }
 
     @Test
+    void llama3TakesAWholeWordTokenWithoutMerging() {
+        // "abc" is a token, but no merge rule builds it from "ab" + "c"
+        for (String pre : new String[] {"llama-bpe", "gpt2", "qwen2"}) {
+            TestVocab v = TestVocab.gpt2(pre).merge("a", "b").add("abc", 0);
+            int[] expected = pre.equals("llama-bpe") ? ids(v, "abc") : ids(v, "ab", "c");
+            assertArrayEquals(expected, v.build().encode("abc", false), pre);
+        }
+    }
+
+    @Test
     void mergesStayWithinWords() {
         TestVocab v = words("llama-bpe");
         Tokenizer t = v.build();
