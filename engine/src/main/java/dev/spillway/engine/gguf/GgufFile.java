@@ -76,9 +76,20 @@ public final class GgufFile implements AutoCloseable {
                 segment = options.mmap() ? ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena)
                         : readAll(ch, size, arena, path);
             }
-            GgufParser.Result parsed = GgufParser.parse(segment, path);
-            return new GgufFile(path, arena, segment, options.mmap(), parsed);
+            return new GgufFile(path, arena, segment, options.mmap(), GgufParser.parse(segment, path));
         } catch (IOException | RuntimeException | Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Parses a copy of {@code bytes} as if read from {@code path} with {@link Options#IN_MEMORY} (for tests). */
+    static GgufFile ofBytes(Path path, byte[] bytes) throws GgufFormatException {
+        Arena arena = Arena.ofShared();
+        try {
+            MemorySegment segment = arena.allocate(bytes.length, 64).copyFrom(MemorySegment.ofArray(bytes)).asReadOnly();
+            return new GgufFile(path, arena, segment, false, GgufParser.parse(segment, path));
+        } catch (GgufFormatException | RuntimeException | Error e) {
             arena.close();
             throw e;
         }

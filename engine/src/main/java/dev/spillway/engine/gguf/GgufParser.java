@@ -311,8 +311,8 @@ final class GgufParser {
         int minSize = elementType.minEncodedSize();
         long left = size - pos;
         if (n < 0 || n > left / minSize) {
-            throw error(lenPos, what + ": array of " + unsigned(n) + " " + elementType + " elements needs at least "
-                    + minSize + " bytes each, but only " + left + " bytes are left");
+            throw error(lenPos, what + ": array of " + unsigned(n) + " " + elementType + " elements (at least " + minSize
+                    + " bytes each) runs past end of file (" + left + " bytes left)");
         }
         if (n > GgufFormat.MAX_ARRAY_ELEMENTS) {
             throw error(lenPos, what + ": array of " + n + " elements exceeds the limit of " + GgufFormat.MAX_ARRAY_ELEMENTS);

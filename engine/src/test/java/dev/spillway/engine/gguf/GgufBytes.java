@@ -76,13 +76,13 @@ final class GgufBytes {
         return str(key).u32(type.id());
     }
 
-    /** A complete tensor info. */
+    /** A complete tensor info; marks {@code name}, {@code name.type} and {@code name.offset} at those fields. */
     GgufBytes tensor(String name, int ggmlType, long offset, long... dims) {
-        str(name).u32(dims.length);
+        mark(name).str(name).u32(dims.length);
         for (long d : dims) {
             u64(d);
         }
-        return u32(ggmlType).u64(offset);
+        return mark(name + ".type").u32(ggmlType).mark(name + ".offset").u64(offset);
     }
 
     /** Zeros up to a multiple of {@code alignment}. */
