@@ -122,7 +122,11 @@ public final class GgufFile implements AutoCloseable {
         return parsed.alignment();
     }
 
-    /** File offset of the tensor data section (tensor offsets are relative to it). */
+    /**
+     * File offset of the tensor data section (tensor offsets are relative to it): the end of the
+     * tensor infos rounded up to {@link #alignment()}. A file without tensors may end before that
+     * padding; its data offset is then the file size.
+     */
     public long dataOffset() {
         return parsed.dataOffset();
     }

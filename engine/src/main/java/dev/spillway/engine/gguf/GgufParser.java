@@ -366,7 +366,7 @@ final class GgufParser {
      */
     private String string(String what, long index, long maxBytes, boolean strict) throws GgufFormatException {
         long lenPos = pos;
-        long len = u64(label(what, index) + " length");
+        long len = u64(what, index);
         if (len < 0 || len > size - pos) {
             throw error(lenPos, label(what, index) + ": string length " + unsigned(len) + " runs past end of file ("
                     + (size - pos) + " bytes left)");
@@ -398,8 +398,13 @@ final class GgufParser {
     // ---- bounds-checked little-endian reads ----
 
     private void need(long n, String what) throws GgufFormatException {
+        need(n, what, -1);
+    }
+
+    /** {@code index} as in {@link #label}: the message is built only on failure. */
+    private void need(long n, String what, long index) throws GgufFormatException {
         if (n > size - pos) {
-            throw error(pos, "truncated: " + what + " needs " + n + " bytes, only " + (size - pos) + " left");
+            throw error(pos, "truncated: " + label(what, index) + " needs " + n + " bytes, only " + (size - pos) + " left");
         }
     }
 
@@ -411,7 +416,11 @@ final class GgufParser {
     }
 
     private long u64(String what) throws GgufFormatException {
-        need(8, what);
+        return u64(what, -1);
+    }
+
+    private long u64(String what, long index) throws GgufFormatException {
+        need(8, what, index);
         long v = seg.get(GgufFormat.LE_LONG, pos);
         pos += 8;
         return v;

@@ -244,6 +244,30 @@ class GgufRoundTripTest {
     }
 
     @Test
+    void multiGigabyteFileOpensWithoutReadingTensorData() throws IOException {
+        // A 4 GiB F32 tensor in a sparse file: opening must not read (or copy) it.
+        long cols = 1 << 16;
+        long rows = 1 << 14;
+        GgufBytes header = new GgufBytes().header(3, 1, 1).kv("general.architecture", GgufValueType.STRING).str("llama")
+                .tensor("huge", GgmlType.F32.id(), 0, cols, rows).pad(32);
+        Path file = header.writeTo(dir.resolve("huge.gguf"));
+        long size = header.pos() + 4 * cols * rows;
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            raf.setLength(size);
+        }
+        long start = System.nanoTime();
+        try (GgufFile f = GgufFile.open(file)) {
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(millis < 1000, "opening took " + millis + " ms");
+            assertEquals(size, f.fileSize());
+            TensorView v = f.tensor("huge");
+            assertEquals(4 * cols * rows, v.data().byteSize());
+            assertEquals(rows, v.rows());
+            assertEquals(0f, v.data().get(LE_FLOAT, v.data().byteSize() - 4));
+        }
+    }
+
+    @Test
     void tensorDataIsNotCopiedIntoTheHeap() throws IOException {
         // A 16 MiB tensor from a RowFiller: opening must not read it (checked: the view is a mapped slice).
         Path file = dir.resolve("big.gguf");
