@@ -1,0 +1,65 @@
+package dev.spillway.cli;
+
+import java.io.PrintWriter;
+import java.util.logging.ConsoleHandler;
+import java.util.logging.Formatter;
+import java.util.logging.Level;
+import java.util.logging.LogManager;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code spillway} command line. */
+@Command(name = "spillway",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "Runs GGUF language models on the CPU, with layers offloaded to a GPU where one is available.",
+        subcommands = {RunCommand.class, InfoCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the command line and returns the exit code: 0 ok, 1 runtime error, 2 usage error. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            commandLine.getErr().println("spillway: error: " + Errors.describe(ex));
+            if (Boolean.getBoolean("spillway.stacktrace")) {
+                ex.printStackTrace(commandLine.getErr());
+            }
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    /** Routes the library's System.Logger output (java.util.logging) to stderr, one line per record. */
+    static void configureLogging(boolean verbose) {
+        LogManager.getLogManager().reset();
+        Logger root = Logger.getLogger("");
+        ConsoleHandler handler = new ConsoleHandler();
+        handler.setFormatter(new Formatter() {
+            @Override
+            public String format(LogRecord r) {
+                String level = r.getLevel().intValue() >= Level.WARNING.intValue() ? "warning: " : "";
+                return "spillway: " + level + formatMessage(r) + System.lineSeparator();
+            }
+        });
+        Level level = verbose ? Level.INFO : Level.WARNING;
+        handler.setLevel(level);
+        root.setLevel(level);
+        root.addHandler(handler);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"spillway " + (v == null ? "dev" : v) + " (Java " + Runtime.version() + ")"};
+        }
+    }
+}

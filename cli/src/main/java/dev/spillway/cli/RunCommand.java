@@ -1,0 +1,136 @@
+package dev.spillway.cli;
+
+import dev.spillway.Model;
+import dev.spillway.api.Context;
+import dev.spillway.api.ContextParams;
+import dev.spillway.api.GenerationResult;
+import dev.spillway.api.StopReason;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code spillway run [MODEL] [PROMPT]}: streams a continuation of the prompt. */
+@Command(name = "run", mixinStandardHelpOptions = true,
+        description = {"Generates text that continues a prompt, streaming it as it comes.",
+                "Without a model, runs a built-in demo model with random weights (its text is noise)."})
+final class RunCommand implements Callable<Integer> {
+    static final String DEFAULT_PROMPT = "Once upon a time";
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(arity = "0..2", paramLabel = "ARG", description = "[MODEL.gguf] [PROMPT]")
+    List<String> positional = new ArrayList<>();
+
+    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "GGUF model file.")
+    Path model;
+
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "Prompt (default: \"" + DEFAULT_PROMPT + "\").")
+    String prompt;
+
+    @Option(names = {"-n", "--n-predict"}, paramLabel = "N",
+            description = "Tokens to generate (-1 = until end of text or a full context). Default: ${DEFAULT-VALUE}.")
+    int nPredict = 128;
+
+    @Option(names = {"-v", "--verbose"}, description = "Print the placement and a memory breakdown.")
+    boolean verbose;
+
+    @Mixin
+    ModelOptions modelOptions;
+
+    @Mixin
+    ContextOptions contextOptions;
+
+    @Mixin
+    SamplingOptions samplingOptions;
+
+    @Override
+    public Integer call() throws Exception {
+        Main.configureLogging(verbose);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        resolvePositionals();
+        if (nPredict < -1) {
+            throw new ParameterException(spec.commandLine(), "-n/--n-predict must be -1 or more, got " + nPredict);
+        }
+        Path modelPath = model;
+        if (modelPath == null) {
+            modelPath = DemoModel.ensure(err);
+            err.println("spillway: no model given: using the built-in demo model " + modelPath);
+            err.println("spillway: its weights are random, so the text it writes is noise");
+        }
+        String text = prompt != null ? prompt : DEFAULT_PROMPT;
+        ContextParams contextParams = contextOptions.toParams().withSampling(samplingOptions.toParams());
+
+        try (ProgressBar bar = ProgressBar.forTerminal(err, "loading");
+             Model m = Model.load(modelPath, modelOptions.toParams(), bar::update)) {
+            bar.close();
+            if (verbose) {
+                err.println("spillway: placement\n" + m.placement().table());
+            }
+            try (Context ctx = m.newContext(contextParams)) {
+                int maxTokens = nPredict < 0 ? ctx.contextSize() : nPredict;
+                out.print(text);
+                out.flush();
+                GenerationResult r = ctx.generate(text, maxTokens, (id, piece) -> {
+                    out.print(piece);
+                    out.flush();
+                });
+                out.println();
+                out.flush();
+                printStats(err, r);
+                if (verbose) {
+                    err.print("spillway: memory\n" + ctx.memoryInfo().describe());
+                }
+            }
+        }
+        return 0;
+    }
+
+    /** Reads [MODEL] [PROMPT]: a single argument is the model if it names a file or ends in .gguf, else the prompt. */
+    private void resolvePositionals() {
+        List<String> args = new ArrayList<>(positional);
+        if (args.size() == 2) {
+            if (model != null || prompt != null) {
+                throw new ParameterException(spec.commandLine(), "give the model and prompt either as arguments or with -m/-p, not both");
+            }
+            model = Path.of(args.get(0));
+            prompt = args.get(1);
+        } else if (args.size() == 1) {
+            String a = args.get(0);
+            boolean looksLikeModel = a.endsWith(".gguf") || Files.isRegularFile(Path.of(a));
+            if (looksLikeModel && model == null) {
+                model = Path.of(a);
+            } else if (prompt == null) {
+                prompt = a;
+            } else {
+                throw new ParameterException(spec.commandLine(), "unexpected argument '" + a + "'");
+            }
+        }
+    }
+
+    static void printStats(PrintWriter err, GenerationResult r) {
+        err.printf("spillway: prompt     %5d tokens in %8.1f ms  (%8.2f tokens/s)%n",
+                r.promptTokens(), r.promptNanos() / 1e6, r.promptTokensPerSecond());
+        err.printf("spillway: generation %5d tokens in %8.1f ms  (%8.2f tokens/s), stopped: %s%n",
+                r.tokens().length, r.generationNanos() / 1e6, r.generationTokensPerSecond(), describe(r.stopReason()));
+    }
+
+    private static String describe(StopReason reason) {
+        return switch (reason) {
+            case END_OF_GENERATION -> "end of text";
+            case MAX_TOKENS -> "token limit (-n)";
+            case CONTEXT_FULL -> "context full (-c)";
+        };
+    }
+}

@@ -1,0 +1,219 @@
+package dev.spillway.api;
+
+import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.model.LlamaModel;
+import dev.spillway.engine.model.Workspace;
+import dev.spillway.engine.sampling.Sampler;
+import dev.spillway.engine.sampling.SamplingParams;
+import dev.spillway.engine.tokenizer.Tokenizer;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * One conversation with a model: its KV cache, activation buffers and sampler. Several contexts
+ * can share a model. A context is used by one thread at a time.
+ *
+ * <p>{@link #generate} continues from where the context stands, so consecutive calls form one
+ * conversation; {@link #clear()} starts over without reallocating anything. Create contexts with
+ * {@code Model.newContext}; close them (or the model) to free their memory.
+ */
+public final class Context implements AutoCloseable {
+    private final LlamaModel model;
+    private final ContextParams params;
+    private final Workspace workspace;
+    private final Runnable onClose;
+    private final float[] logits;          // (n_vocab) logits of the last evaluated token
+    private int position;                  // tokens in the KV cache
+    private int pendingToken = -1;         // sampled but not yet evaluated
+    private boolean hasLogits;
+    private boolean closed;
+
+    /**
+     * Allocates the context's memory on the model's backends.
+     *
+     * @param onClose called once when the context closes (the owning model forgets it)
+     */
+    public Context(LlamaModel model, ContextParams params, Runnable onClose) {
+        this.model = Objects.requireNonNull(model, "model");
+        this.params = Objects.requireNonNull(params, "params");
+        this.onClose = Objects.requireNonNull(onClose, "onClose");
+        int nCtx = params.effectiveContextSize(model.config().contextLength());
+        int nBatch = Math.min(params.batchSize(), nCtx);
+        this.workspace = new Workspace(model.config(), model.placement(), nCtx, nBatch, params.keyType(), params.valueType());
+        this.logits = new float[model.config().vocabSize()];
+    }
+
+    public ContextParams params() {
+        return params;
+    }
+
+    public Tokenizer tokenizer() {
+        return model.tokenizer();
+    }
+
+    /** Positions the context holds. */
+    public int contextSize() {
+        return workspace.contextSize();
+    }
+
+    /** Tokens in the KV cache so far. */
+    public int position() {
+        return position;
+    }
+
+    /** Tokenizes text, adding BOS when the context is empty and the model wants it. */
+    public int[] tokenize(String text) {
+        Tokenizer t = model.tokenizer();
+        return t.encode(text, position == 0 && pendingToken < 0 && t.addBos());
+    }
+
+    /**
+     * Evaluates tokens after what the context holds and returns a copy of the last token's logits.
+     *
+     * @throws IllegalArgumentException if they do not fit in the context or an id is out of range
+     */
+    public float[] evaluate(int[] tokens) {
+        ensureOpen();
+        evaluateInternal(withPending(tokens));
+        return logits.clone();
+    }
+
+    /** Generates up to {@code maxTokens} tokens after {@code prompt} with the context's sampling settings. */
+    public GenerationResult generate(String prompt, int maxTokens) {
+        return generate(prompt, maxTokens, params.sampling(), (id, text) -> { });
+    }
+
+    /** Streaming form: {@code listener} receives text as each token is generated. */
+    public GenerationResult generate(String prompt, int maxTokens, TokenListener listener) {
+        return generate(prompt, maxTokens, params.sampling(), listener);
+    }
+
+    /**
+     * Generates up to {@code maxTokens} tokens after {@code prompt}, streaming them to {@code listener}.
+     * Stops early at an end-of-generation token or when the context is full.
+     */
+    public GenerationResult generate(String prompt, int maxTokens, SamplingParams sampling, TokenListener listener) {
+        ensureOpen();
+        if (maxTokens < 0) {
+            throw new IllegalArgumentException("maxTokens must not be negative, got " + maxTokens);
+        }
+        Objects.requireNonNull(listener, "listener");
+        Tokenizer tokenizer = model.tokenizer();
+        int[] promptTokens = withPending(tokenize(prompt));
+        if (promptTokens.length == 0 && !hasLogits) {
+            throw new IllegalArgumentException("empty prompt and nothing evaluated yet: there is nothing to continue from");
+        }
+        Sampler sampler = new Sampler(sampling, model.config().vocabSize());
+        for (int t : promptTokens) {
+            sampler.accept(t);
+        }
+
+        long t0 = System.nanoTime();
+        evaluateInternal(promptTokens);
+        long t1 = System.nanoTime();
+
+        Tokenizer.Decoder decoder = tokenizer.newDecoder();
+        StringBuilder text = new StringBuilder();
+        int[] generated = new int[Math.max(0, maxTokens)];
+        int count = 0;
+        int passes = 0;
+        StopReason reason = StopReason.MAX_TOKENS;
+        while (count < maxTokens) {
+            if (count > 0) {
+                if (position >= contextSize()) {
+                    reason = StopReason.CONTEXT_FULL;
+                    break;
+                }
+                evaluateInternal(new int[] {pendingToken});
+                passes++;
+            }
+            int id = sampler.sample(logits);
+            sampler.accept(id);
+            if (tokenizer.isEndOfGeneration(id)) {
+                reason = StopReason.END_OF_GENERATION;
+                break;
+            }
+            generated[count++] = id;
+            pendingToken = id;
+            String piece = decoder.push(id);
+            text.append(piece);
+            listener.onToken(id, piece);
+        }
+        String rest = decoder.finish();
+        if (!rest.isEmpty()) {
+            text.append(rest);
+            listener.onToken(-1, rest);
+        }
+        long t2 = System.nanoTime();
+        return new GenerationResult(text.toString(), Arrays.copyOf(generated, count), promptTokens.length, reason,
+                t1 - t0, passes, t2 - t1);
+    }
+
+    /** Forgets the conversation. The KV cache is kept allocated and simply overwritten. */
+    public void clear() {
+        ensureOpen();
+        position = 0;
+        pendingToken = -1;
+        hasLogits = false;
+    }
+
+    /** Memory this context uses, with the model's share. */
+    public MemoryInfo memoryInfo() {
+        Map<String, Long> byBackend = new LinkedHashMap<>();
+        for (Backend b : model.placement().backends()) {
+            byBackend.put(b.name(), b.allocatedBytes());
+        }
+        return new MemoryInfo(model.modelBytes(), model.weights().allocatedBytes(), workspace.kvCacheBytes(),
+                workspace.activationBytes(), position, contextSize(), byBackend);
+    }
+
+    /** Prepends the token a previous {@code generate} sampled but did not evaluate. */
+    private int[] withPending(int[] tokens) {
+        if (pendingToken < 0) {
+            return tokens;
+        }
+        int[] all = new int[tokens.length + 1];
+        all[0] = pendingToken;
+        System.arraycopy(tokens, 0, all, 1, tokens.length);
+        return all;
+    }
+
+    private void evaluateInternal(int[] tokens) {
+        if (tokens.length == 0) {
+            return;
+        }
+        if (position + tokens.length > contextSize()) {
+            throw new IllegalArgumentException(tokens.length + " tokens do not fit: the context holds " + contextSize()
+                    + " and " + position + " are used (raise -c/--ctx-size or clear the context)");
+        }
+        int batch = workspace.batchSize();
+        for (int off = 0; off < tokens.length; off += batch) {
+            int n = Math.min(batch, tokens.length - off);
+            model.graph().forward(workspace, tokens, off, n, position, logits);
+            position += n;
+        }
+        pendingToken = -1;
+        hasLogits = true;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("context is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            workspace.close();
+        } finally {
+            onClose.run();
+        }
+    }
+}

@@ -1,0 +1,148 @@
+package dev.spillway.engine.model;
+
+import dev.spillway.engine.backend.AttentionShape;
+import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.gguf.GgufFile;
+import dev.spillway.engine.gguf.GgufTensorInfo;
+import java.io.IOException;
+
+/**
+ * Hyper-parameters of a {@code llama}-architecture model (Llama 2/3, TinyLlama, Mistral), read from
+ * GGUF metadata in one place.
+ *
+ * @param contextLength  {@code llama.context_length}: the training context
+ * @param embeddingDim   {@code llama.embedding_length} (n_embd)
+ * @param layerCount     {@code llama.block_count} (n_layer)
+ * @param feedForwardDim {@code llama.feed_forward_length} (n_ff)
+ * @param headCount      {@code llama.attention.head_count} (n_head)
+ * @param kvHeadCount    {@code llama.attention.head_count_kv} (n_head_kv; = n_head without GQA)
+ * @param headDim        {@code llama.attention.key_length}, else n_embd / n_head
+ * @param vocabSize      rows of {@code token_embd.weight}
+ * @param rmsEps         {@code llama.attention.layer_norm_rms_epsilon}
+ * @param rope           rotary embedding parameters
+ * @param tiedOutput     whether {@code output.weight} is absent and the embedding matrix is reused
+ */
+public record LlamaConfig(
+        int contextLength,
+        int embeddingDim,
+        int layerCount,
+        int feedForwardDim,
+        int headCount,
+        int kvHeadCount,
+        int headDim,
+        int vocabSize,
+        float rmsEps,
+        RopeSpec rope,
+        boolean tiedOutput) {
+
+    public static final String ARCHITECTURE = "llama";
+
+    public AttentionShape attentionShape() {
+        return new AttentionShape(headCount, kvHeadCount, headDim, (float) (1.0 / Math.sqrt(headDim)));
+    }
+
+    /** n_head * head_dim: width of Q and of the attention output. */
+    public int qDim() {
+        return headCount * headDim;
+    }
+
+    /** n_head_kv * head_dim: width of one token's K (or V) row. */
+    public int kvDim() {
+        return kvHeadCount * headDim;
+    }
+
+    /**
+     * Reads the configuration of a llama-architecture file.
+     *
+     * @throws InvalidModelException when the architecture is not llama or a required key or tensor is
+     *                             missing or inconsistent
+     */
+    public static LlamaConfig from(GgufFile file) throws IOException {
+        String arch = file.getString("general.architecture", null);
+        if (arch == null) {
+            throw new InvalidModelException(file.path(), "missing general.architecture");
+        }
+        if (!ARCHITECTURE.equals(arch)) {
+            throw new InvalidModelException(file.path(), "architecture '" + arch + "' is not supported (Spillway runs '" + ARCHITECTURE + "' models)");
+        }
+        String p = arch + ".";
+        int nEmbd = positive(file, p + "embedding_length", file.getInt(p + "embedding_length", -1));
+        int nLayer = file.getInt(p + "block_count", -1);
+        if (nLayer < 1) {
+            throw new InvalidModelException(file.path(), p + "block_count must be at least 1, got " + nLayer);
+        }
+        int nFf = positive(file, p + "feed_forward_length", file.getInt(p + "feed_forward_length", -1));
+        int nHead = positive(file, p + "attention.head_count", file.getInt(p + "attention.head_count", -1));
+        int nHeadKv = positive(file, p + "attention.head_count_kv", file.getInt(p + "attention.head_count_kv", nHead));
+        if (nHead % nHeadKv != 0) {
+            throw new InvalidModelException(file.path(), "attention.head_count " + nHead + " is not a multiple of head_count_kv " + nHeadKv);
+        }
+        if (file.find(p + "expert_count").map(v -> v.asLong() > 0).orElse(false)) {
+            throw new InvalidModelException(file.path(), "mixture-of-experts llama models are not supported");
+        }
+        int headDim = positive(file, p + "attention.key_length", file.getInt(p + "attention.key_length", nEmbd / nHead));
+        int valueDim = file.getInt(p + "attention.value_length", headDim);
+        if (valueDim != headDim) {
+            throw new InvalidModelException(file.path(), "attention.value_length " + valueDim + " differs from key_length " + headDim + " (not supported)");
+        }
+        int nCtxTrain = positive(file, p + "context_length", file.getInt(p + "context_length", 2048));
+        float eps = file.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
+        if (!(eps > 0)) {
+            throw new InvalidModelException(file.path(), "attention.layer_norm_rms_epsilon must be positive, got " + eps);
+        }
+
+        GgufTensorInfo embd = file.findTensor("token_embd.weight")
+                .orElseThrow(() -> new InvalidModelException(file.path(), "missing tensor token_embd.weight"));
+        long[] embdShape = embd.shape();
+        if (embdShape.length != 2 || embdShape[0] != nEmbd) {
+            throw new InvalidModelException(file.path(), "token_embd.weight has shape " + java.util.Arrays.toString(embdShape)
+                    + ", expected (" + nEmbd + ", n_vocab)");
+        }
+        int vocab = Math.toIntExact(embdShape[1]);
+
+        int ropeDims = file.getInt(p + "rope.dimension_count", headDim);
+        if (ropeDims <= 0 || ropeDims > headDim || ropeDims % 2 != 0) {
+            throw new InvalidModelException(file.path(), "rope.dimension_count " + ropeDims + " must be even and in 1.." + headDim);
+        }
+        float freqBase = file.getFloat(p + "rope.freq_base", 10000f);
+        String scalingType = file.getString(p + "rope.scaling.type", "none");
+        float freqScale = 1f;
+        switch (scalingType) {
+            case "none" -> { }
+            case "linear" -> {
+                float factor = file.getFloat(p + "rope.scaling.factor", 1f);
+                if (!(factor > 0)) {
+                    throw new InvalidModelException(file.path(), "rope.scaling.factor must be positive, got " + factor);
+                }
+                freqScale = 1f / factor;
+            }
+            default -> throw new InvalidModelException(file.path(), "rope.scaling.type '" + scalingType + "' is not supported (none, linear)");
+        }
+        // Older files store the linear factor as rope.scale_linear.
+        float scaleLinear = file.getFloat(p + "rope.scale_linear", 0f);
+        if (scaleLinear > 0 && "none".equals(scalingType)) {
+            freqScale = 1f / scaleLinear;
+        }
+        float[] freqFactors = null;
+        var ropeFreqs = file.findTensor("rope_freqs.weight");
+        if (ropeFreqs.isPresent()) {
+            var view = file.view(ropeFreqs.get());
+            if (view.elementCount() != ropeDims / 2 || view.type() != dev.spillway.engine.tensor.GgmlType.F32) {
+                throw new InvalidModelException(file.path(), "rope_freqs.weight must be F32 with " + ropeDims / 2
+                        + " elements, found " + view.type() + " " + view.elementCount());
+            }
+            freqFactors = new float[ropeDims / 2];
+            dev.spillway.engine.tensor.Quants.dequantize(view.type(), view.data(), 0, freqFactors, 0, freqFactors.length);
+        }
+        RopeSpec rope = new RopeSpec(RopeSpec.Style.INTERLEAVED, ropeDims, freqBase, freqScale, freqFactors);
+        boolean tied = file.findTensor("output.weight").isEmpty();
+        return new LlamaConfig(nCtxTrain, nEmbd, nLayer, nFf, nHead, nHeadKv, headDim, vocab, eps, rope, tied);
+    }
+
+    private static int positive(GgufFile file, String key, int value) throws IOException {
+        if (value <= 0) {
+            throw new InvalidModelException(file.path(), value == -1 ? "missing " + key : key + " must be positive, got " + value);
+        }
+        return value;
+    }
+}

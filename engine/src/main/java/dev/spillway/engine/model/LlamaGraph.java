@@ -1,0 +1,134 @@
+package dev.spillway.engine.model;
+
+import dev.spillway.engine.backend.AttentionShape;
+import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.backend.KvCache;
+import dev.spillway.engine.tensor.Quants;
+import dev.spillway.engine.tensor.TensorView;
+
+/**
+ * The llama forward pass, written once against the {@link Backend} ops.
+ *
+ * <p>Data flow of one batch of n tokens (n = 1 while generating):
+ * <pre>
+ *  token ids ──► embedding rows (host) ──write──► x on layer 0's backend
+ *  for each layer l, on backend B(l):                     (read/write x at each backend change)
+ *      normed = rms_norm(x) * attn_norm
+ *      q, k, v = normed · Wq, Wk, Wv ; rope(q), rope(k)
+ *      kv_store(cache l, k, v) ; attn = attention(q, cache l)
+ *      x += attn · Wo
+ *      normed = rms_norm(x) * ffn_norm
+ *      x += (silu(normed · Wgate) * (normed · Wup)) · Wdown
+ *  last row of x ──► output backend: rms_norm * output_norm · Woutput ──read──► logits (host)
+ * </pre>
+ */
+public final class LlamaGraph {
+    private final LlamaConfig config;
+    private final LlamaWeights weights;
+    private final Placement placement;
+    private final AttentionShape attention;
+
+    public LlamaGraph(LlamaConfig config, LlamaWeights weights, Placement placement) {
+        this.config = config;
+        this.weights = weights;
+        this.placement = placement;
+        this.attention = config.attentionShape();
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public Placement placement() {
+        return placement;
+    }
+
+    /**
+     * Runs {@code count} tokens, {@code tokens[offset..offset+count)}, at positions
+     * {@code startPos..startPos+count-1}, and writes the logits of the last one into {@code logits}.
+     *
+     * @throws IllegalArgumentException if a token id is out of range or the batch does not fit the workspace
+     */
+    public void forward(Workspace ws, int[] tokens, int offset, int count, int startPos, float[] logits) {
+        if (count < 1 || count > ws.batchSize()) {
+            throw new IllegalArgumentException("batch of " + count + " tokens, workspace holds 1.." + ws.batchSize());
+        }
+        if (startPos < 0 || startPos + count > ws.contextSize()) {
+            throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
+                    + " exceed the context size " + ws.contextSize());
+        }
+        if (logits.length < config.vocabSize()) {
+            throw new IllegalArgumentException("logits array holds " + logits.length + ", vocabulary is " + config.vocabSize());
+        }
+        embed(tokens, offset, count, ws.hostRows);
+
+        Backend current = null;
+        for (int l = 0; l < config.layerCount(); l++) {
+            Backend b = placement.layer(l);
+            Workspace.Buffers buf = ws.buffers(b);
+            if (b != current) {
+                moveResidual(ws, current, b, count);
+                current = b;
+            }
+            layer(b, buf, weights.layer(l), ws.cache(l), startPos, count);
+        }
+
+        Backend out = placement.outputBackend();
+        moveResidual(ws, current, out, count);
+        Workspace.Buffers buf = ws.buffers(out);
+        Workspace.OutputBuffers head = ws.output();
+        out.copyRows(head.last, 0, buf.x, count - 1, 1);
+        out.rmsNorm(head.normed, head.last, weights.outputNorm(), 1, config.rmsEps());
+        out.matmul(head.logits, head.normed, weights.output(), 1);
+        out.read(head.logits, logits, 1);
+    }
+
+    /** One transformer block on backend {@code b}. */
+    private void layer(Backend b, Workspace.Buffers s, LayerWeights w, KvCache cache, int startPos, int n) {
+        float eps = config.rmsEps();
+        // attention
+        b.rmsNorm(s.normed, s.x, w.attnNorm(), n, eps);
+        b.matmul(s.q, s.normed, w.query(), n);
+        b.matmul(s.k, s.normed, w.key(), n);
+        b.matmul(s.v, s.normed, w.value(), n);
+        b.rope(s.q, n, attention.headCount(), attention.headDim(), startPos, config.rope());
+        b.rope(s.k, n, attention.kvHeadCount(), attention.headDim(), startPos, config.rope());
+        b.kvStore(cache, s.k, s.v, startPos, n);
+        b.attention(s.attn, s.q, cache, attention, startPos, n);
+        b.matmul(s.proj, s.attn, w.attnOutput(), n);
+        b.add(s.x, s.proj, n);
+        // feed-forward
+        b.rmsNorm(s.normed, s.x, w.ffnNorm(), n, eps);
+        b.matmul(s.gate, s.normed, w.ffnGate(), n);
+        b.matmul(s.up, s.normed, w.ffnUp(), n);
+        b.swiglu(s.gate, s.up, n);
+        b.matmul(s.proj, s.gate, w.ffnDown(), n);
+        b.add(s.x, s.proj, n);
+    }
+
+    /** Puts the residual stream on {@code to}: from the host rows at the start, else through the host. */
+    private void moveResidual(Workspace ws, Backend from, Backend to, int n) {
+        if (from == to) {
+            return;
+        }
+        if (from != null) {
+            from.read(ws.buffers(from).x, ws.hostRows, n);
+        }
+        to.write(ws.buffers(to).x, ws.hostRows, n);
+    }
+
+    /** Looks the embedding rows of the tokens up on the host, decoding the file's type. */
+    private void embed(int[] tokens, int offset, int count, float[] dst) {
+        TensorView table = weights.tokenEmbedding();   // (n_vocab rows, n_embd)
+        int nEmbd = config.embeddingDim();
+        long rowBytes = table.rowBytes();
+        for (int i = 0; i < count; i++) {
+            int id = tokens[offset + i];
+            if (id < 0 || id >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " at index " + (offset + i)
+                        + " is outside the vocabulary 0.." + (config.vocabSize() - 1));
+            }
+            Quants.dequantize(table.type(), table.data(), id * rowBytes, dst, i * nEmbd, nEmbd);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package dev.spillway.engine.testing;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.spillway.engine.model.SyntheticLlama;
+import dev.spillway.engine.tensor.GgmlType;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Locates the shared test models and writes small synthetic ones. */
+public final class TestModels {
+    private TestModels() {
+    }
+
+    /** The folder of shared test models: system property {@code spillway.test.models}, else ../shared/models. */
+    public static Path sharedModels() {
+        String prop = System.getProperty("spillway.test.models");
+        return prop != null ? Path.of(prop) : Path.of("..", "shared", "models");
+    }
+
+    /**
+     * The real stories260K model; the calling test is skipped (not failed) with a clear message when
+     * it is absent.
+     */
+    public static Path stories260K() {
+        Path p = sharedModels().resolve("stories260K.gguf").toAbsolutePath().normalize();
+        assumeTrue(Files.isRegularFile(p), "test model not found at " + p + ": skipping (see ../shared/models/README.md)");
+        return p;
+    }
+
+    /**
+     * A small llama with every 2-D weight in {@code type}: 2 layers, n_embd 256 (a whole K-quant
+     * block), n_ff 512, 4 heads of 64 with 2 KV heads (grouped-query attention), vocab 300.
+     */
+    public static SyntheticLlama.Spec tiny(GgmlType type) {
+        return new SyntheticLlama.Spec(256, 2, 512, 4, 2, 300, 128, type, false, 11);
+    }
+
+    /** Writes {@code spec} into {@code dir} and returns the file. */
+    public static Path write(SyntheticLlama.Spec spec, Path dir) throws IOException {
+        Path p = dir.resolve(spec.fileName());
+        SyntheticLlama.write(spec, p);
+        return p;
+    }
+}

@@ -1,0 +1,179 @@
+package dev.spillway;
+
+import dev.spillway.api.Context;
+import dev.spillway.api.ContextParams;
+import dev.spillway.api.ModelParams;
+import dev.spillway.bindings.posix.PageLock;
+import dev.spillway.cpu.CpuBackend;
+import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.gguf.GgufFile;
+import dev.spillway.engine.model.LlamaConfig;
+import dev.spillway.engine.model.LlamaModel;
+import dev.spillway.engine.model.LlamaWeights;
+import dev.spillway.engine.model.Placement;
+import dev.spillway.engine.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * A GGUF model loaded for inference: the library's entry point.
+ *
+ * <pre>{@code
+ * try (Model model = Model.load(path, ModelParams.defaults());
+ *      Context ctx = model.newContext(ContextParams.defaults())) {
+ *     System.out.println(ctx.generate("Once upon a time", 64).text());
+ * }
+ * }</pre>
+ *
+ * <p>The model owns its backends, its weights and the file mapping; closing it closes any context
+ * still open, then frees all of them.
+ */
+public final class Model implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("dev.spillway");
+
+    private final Path path;
+    private final ModelParams params;
+    private final List<Backend> backends;   // owned; the CPU backend first
+    private final LlamaModel llama;
+    private final boolean locked;
+    private final List<Context> contexts = new ArrayList<>();
+    private boolean closed;
+
+    private Model(Path path, ModelParams params, List<Backend> backends, LlamaModel llama, boolean locked) {
+        this.path = path;
+        this.params = params;
+        this.backends = List.copyOf(backends);
+        this.llama = llama;
+        this.locked = locked;
+    }
+
+    /** Loads a model with default progress reporting (none). */
+    public static Model load(Path path, ModelParams params) throws IOException {
+        return load(path, params, LlamaWeights.Progress.NONE);
+    }
+
+    /**
+     * Maps (or reads) the file, checks that it is a llama model Spillway can run, places its layers
+     * and loads their weights. Nothing stays allocated when this throws.
+     *
+     * @throws java.nio.file.NoSuchFileException  if the file does not exist
+     * @throws dev.spillway.engine.gguf.GgufFormatException if it is not a valid GGUF file
+     * @throws dev.spillway.engine.model.InvalidModelException if it is not a model Spillway can run
+     */
+    public static Model load(Path path, ModelParams params, LlamaWeights.Progress progress) throws IOException {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(params, "params");
+        GgufFile file = GgufFile.open(path, new GgufFile.Options(params.mmap()));
+        CpuBackend cpu = null;
+        try {
+            LlamaConfig config = LlamaConfig.from(file);
+            cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads()));
+            if (params.gpuLayers() != 0) {
+                LOG.log(Level.WARNING, "{0} GPU layer(s) requested, but no device backend is available in this build: "
+                        + "running every layer on the CPU", params.gpuLayers() < 0 ? "all" : params.gpuLayers());
+            }
+            Placement placement = Placement.allOn(cpu, config.layerCount());
+            LOG.log(Level.INFO, "placement of {0}:\n{1}", path.getFileName(), placement.table());
+            boolean locked = params.mlock() && lock(file);
+            LlamaModel llama = LlamaModel.load(file, config, placement, progress);
+            return new Model(path, params, List.of(cpu), llama, locked);
+        } catch (IOException | RuntimeException | Error e) {
+            if (cpu != null) {
+                cpu.close();
+            }
+            file.close();
+            throw e;
+        }
+    }
+
+    private static boolean lock(GgufFile file) {
+        Optional<String> refused = PageLock.lock(file.mapping());
+        refused.ifPresent(reason -> LOG.log(Level.WARNING, "--mlock: " + reason + "; continuing without locking"));
+        return refused.isEmpty();
+    }
+
+    /** Creates a context; the model keeps track of it and closes it if it is still open at {@link #close()}. */
+    public synchronized Context newContext(ContextParams params) {
+        ensureOpen();
+        Context[] holder = new Context[1];
+        Context ctx = new Context(llama, params, () -> forget(holder[0]));
+        holder[0] = ctx;
+        contexts.add(ctx);
+        return ctx;
+    }
+
+    private synchronized void forget(Context ctx) {
+        contexts.remove(ctx);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public ModelParams params() {
+        return params;
+    }
+
+    public LlamaConfig config() {
+        return llama.config();
+    }
+
+    public Tokenizer tokenizer() {
+        return llama.tokenizer();
+    }
+
+    public Placement placement() {
+        return llama.placement();
+    }
+
+    /** Whether the model's pages are locked in RAM. */
+    public boolean locked() {
+        return locked;
+    }
+
+    /** The open GGUF file, for metadata. */
+    public GgufFile file() {
+        return llama.file();
+    }
+
+    /** Bytes each backend has allocated now. */
+    public long allocatedBytes(Backend backend) {
+        return backend.allocatedBytes();
+    }
+
+    public List<Backend> backends() {
+        return backends;
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new IllegalStateException("model is closed");
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (Context c : List.copyOf(contexts)) {
+            c.close();
+        }
+        try {
+            if (locked) {
+                PageLock.unlock(llama.file().mapping());
+            }
+            llama.close();
+        } finally {
+            for (Backend b : backends) {
+                b.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,164 @@
+package dev.spillway;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.spillway.api.Context;
+import dev.spillway.api.ContextParams;
+import dev.spillway.api.GenerationResult;
+import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.ModelParams;
+import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.backend.KvCache;
+import dev.spillway.engine.gguf.GgufWriter;
+import dev.spillway.engine.model.InvalidModelException;
+import dev.spillway.engine.model.SyntheticLlama;
+import dev.spillway.engine.sampling.SamplingParams;
+import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.testing.TestModels;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Contexts sharing a model, clearing, memory accounting, and what happens on bad input. */
+class ModelLifecycleTest {
+    @TempDir
+    static Path dir;
+
+    static Path file;
+    static final SyntheticLlama.Spec SPEC = TestModels.tiny(GgmlType.Q8_0);
+
+    @BeforeAll
+    static void writeModel() throws Exception {
+        file = TestModels.write(SPEC, dir);
+    }
+
+    private static ContextParams greedy(int nCtx) {
+        return ContextParams.defaults().withContextSize(nCtx).withSampling(SamplingParams.greedy());
+    }
+
+    @Test
+    void contextsSharingAModelKeepTheirOwnState() throws Exception {
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(2))) {
+            GenerationResult alone;
+            try (Context ctx = model.newContext(greedy(64))) {
+                ctx.evaluate(ctx.tokenize("hello"));
+                alone = ctx.generate(" world", 12);
+            }
+            try (Context a = model.newContext(greedy(64)); Context b = model.newContext(greedy(64))) {
+                // Interleave: b works on a different prompt between a's calls.
+                a.evaluate(a.tokenize("hello"));
+                b.generate("something else entirely", 5);
+                GenerationResult continued = a.generate(" world", 12);
+                assertArrayEquals(alone.tokens(), continued.tokens(), "a's continuation must not see b's tokens");
+            }
+        }
+    }
+
+    @Test
+    void clearStartsOverWithoutReallocating() throws Exception {
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(64))) {
+            GenerationResult first = ctx.generate("abc", 10);
+            assertTrue(ctx.position() > 0);
+            Backend cpu = model.backends().get(0);
+            long allocated = cpu.allocatedBytes();
+            ctx.clear();
+            assertEquals(0, ctx.position());
+            assertEquals(allocated, cpu.allocatedBytes(), "clear must not allocate or free");
+            GenerationResult again = ctx.generate("abc", 10);
+            assertArrayEquals(first.tokens(), again.tokens());
+            assertEquals(first.text(), again.text());
+        }
+    }
+
+    @Test
+    void memoryInfoAddsUp() throws Exception {
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(96).withKeyType(GgmlType.Q8_0).withValueType(GgmlType.F16))) {
+            ctx.generate("memory", 3);
+            MemoryInfo info = ctx.memoryInfo();
+            int kvDim = SPEC.kvHeadCount() * SPEC.embeddingDim() / SPEC.headCount();
+            assertEquals(SPEC.layerCount() * KvCache.bytesFor(96, kvDim, GgmlType.Q8_0, GgmlType.F16), info.kvCacheBytes());
+            assertEquals(96, info.contextSize());
+            assertEquals(ctx.position(), info.tokensUsed());
+            long tensorBytes = model.file().tensors().stream().mapToLong(t -> t.byteSize()).sum();
+            assertEquals(tensorBytes, info.modelBytes());
+            assertEquals(0, info.deviceWeightBytes(), "CPU weights are zero-copy views of the mapping");
+            assertEquals(info.modelBytes() + info.kvCacheBytes() + info.activationBytes(), info.totalBytes());
+            assertTrue(info.allocatedByBackend().get("cpu") >= info.kvCacheBytes());
+        }
+    }
+
+    @Test
+    void closingTheModelClosesItsContextsAndFreesEverything() throws Exception {
+        Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+        Backend cpu = model.backends().get(0);
+        long base = cpu.allocatedBytes();
+        Context ctx = model.newContext(greedy(64));
+        assertTrue(cpu.allocatedBytes() > base);
+        Context other = model.newContext(greedy(32));
+        other.close();
+        model.close();
+        assertThrows(IllegalStateException.class, () -> ctx.generate("x", 1));
+        assertThrows(IllegalStateException.class, () -> model.newContext(greedy(8)));
+        assertEquals(0, cpu.allocatedBytes(), "all contexts freed");
+    }
+
+    @Test
+    void promptThatDoesNotFitIsRejectedClearly() throws Exception {
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(8))) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> ctx.generate("a rather long prompt that cannot possibly fit in eight positions", 1));
+            assertTrue(e.getMessage().contains("do not fit"), e.getMessage());
+            assertEquals(0, ctx.position(), "nothing was evaluated");
+        }
+    }
+
+    @Test
+    void generationStopsWhenTheContextIsFull() throws Exception {
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(16))) {
+            GenerationResult r = ctx.generate("ab", 100);
+            assertEquals(dev.spillway.api.StopReason.CONTEXT_FULL, r.stopReason());
+            assertEquals(16, ctx.position());
+        }
+    }
+
+    @Test
+    void tokenIdsOutsideTheVocabularyAreRejected() throws Exception {
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(16))) {
+            var e = assertThrows(IllegalArgumentException.class, () -> ctx.evaluate(new int[] {1, SPEC.vocabSize()}));
+            assertTrue(e.getMessage().contains("outside the vocabulary"), e.getMessage());
+            assertEquals(0, ctx.position());
+        }
+    }
+
+    @Test
+    void missingFileAndWrongArchitectureGiveClearErrors() throws Exception {
+        assertThrows(NoSuchFileException.class, () -> Model.load(dir.resolve("absent.gguf"), ModelParams.defaults()));
+        Path gpt = dir.resolve("gpt.gguf");
+        new GgufWriter().putString("general.architecture", "gpt2").write(gpt);
+        var e = assertThrows(InvalidModelException.class, () -> Model.load(gpt, ModelParams.defaults()));
+        assertTrue(e.getMessage().contains("gpt2") && e.getMessage().contains("gpt.gguf"), e.getMessage());
+    }
+
+    @Test
+    void readingIntoMemoryGivesTheSameResultAsMapping() throws Exception {
+        int[] mapped;
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(32))) {
+            mapped = ctx.generate("same", 8).tokens();
+        }
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1).withMmap(false));
+             Context ctx = model.newContext(greedy(32))) {
+            assertArrayEquals(mapped, ctx.generate("same", 8).tokens());
+        }
+    }
+}
