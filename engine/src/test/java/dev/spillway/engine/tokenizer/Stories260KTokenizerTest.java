@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.engine.gguf.GgufFile;
+import dev.spillway.engine.model.ReferenceLlama;
+import dev.spillway.engine.sampling.Sampler;
+import dev.spillway.engine.sampling.SamplingParams;
 import dev.spillway.engine.testing.TestModels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -99,6 +102,34 @@ class Stories260KTokenizerTest {
             int[] ids = tokenizer.encode(s, bos);
             assertEquals(s, tokenizer.decode(ids), () -> "round trip of '" + s + "': " + pieces(ids));
             assertTrue(Arrays.stream(ids).allMatch(id -> id != tokenizer.unknownId()), "byte fallback covers everything");
+        }
+    }
+
+    /**
+     * Tokenizer, greedy sampler and streaming decoder around the plain reference forward pass: the
+     * continuation of "Once upon a time" must be the one the model's README gives.
+     */
+    @Test
+    void greedyContinuationThroughTheReferenceModelMatchesTheReadme() throws Exception {
+        String readme = ", there was a little girl named Lily. She loved to play outside in the park.";
+        try (GgufFile file = GgufFile.open(TestModels.stories260K())) {
+            ReferenceLlama model = new ReferenceLlama(file, 64);
+            Sampler sampler = new Sampler(SamplingParams.greedy(), tokenizer.vocabSize());
+            float[] logits = null;
+            for (int id : tokenizer.encode("Once upon a time", tokenizer.addBos())) {
+                logits = model.forward(id);
+                sampler.accept(id);
+            }
+            Tokenizer.Decoder decoder = tokenizer.newDecoder();
+            StringBuilder text = new StringBuilder();
+            while (text.length() < readme.length()) {
+                int id = sampler.sample(logits);
+                assertTrue(!tokenizer.isEndOfGeneration(id), "ended early after: " + text);
+                sampler.accept(id);
+                text.append(decoder.push(id));
+                logits = model.forward(id);
+            }
+            assertEquals(readme, text.append(decoder.finish()).substring(0, readme.length()));
         }
     }
 
