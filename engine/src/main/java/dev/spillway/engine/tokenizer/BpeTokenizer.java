@@ -7,7 +7,8 @@ import java.util.Map;
  * The {@code gpt2} model: byte-level BPE. The text is split into words by the pre-tokenizer, each
  * word's UTF-8 bytes are written with GPT-2's byte characters, and within a word the adjacent pair
  * with the lowest merge rank ({@code tokenizer.ggml.merges} order) merges first. With the Llama 3
- * pre-tokenizer a word that is a token as a whole is taken as is ({@code ignore_merges}).
+ * pre-tokenizer a word that is a token as a whole is taken as is ({@code ignore_merges}). Like
+ * llama.cpp's BPE tokenizer it adds no space prefix ({@code add_space_prefix} is not read).
  */
 final class BpeTokenizer extends BaseTokenizer {
     private static final System.Logger LOG = System.getLogger(BpeTokenizer.class.getName());

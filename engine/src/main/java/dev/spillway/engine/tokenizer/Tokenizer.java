@@ -15,7 +15,9 @@ import java.util.Map;
  *
  * <p>Special tokens: user-defined tokens that occur literally in the text are always encoded as
  * themselves (as llama.cpp and Hugging Face do with non-special added tokens); control tokens (and
- * the unknown token) only when {@code parseSpecial} is set.
+ * the unknown token) only when {@code parseSpecial} is set. Where several match at one place the
+ * longest wins. As in llama.cpp, a {@code llama} tokenizer with {@code add_space_prefix} puts the
+ * space prefix before the text at the start and after each such token.
  *
  * <p>Decoding: control tokens render as nothing, unknown tokens as U+FFFD, unless
  * {@link DecodeOptions#renderSpecial()}. {@link #decode(int[])} treats its input as a whole text:
