@@ -1,0 +1,682 @@
+package dev.spillway.cpu;
+
+import dev.spillway.cpu.kernel.Attention;
+import dev.spillway.cpu.kernel.KvRows;
+import dev.spillway.cpu.kernel.MatMat;
+import dev.spillway.cpu.kernel.MatVec;
+import dev.spillway.cpu.kernel.RopeTable;
+import dev.spillway.cpu.kernel.Simd;
+import dev.spillway.cpu.kernel.VectorOps;
+import dev.spillway.engine.backend.Activations;
+import dev.spillway.engine.backend.AttentionShape;
+import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.backend.BackendMemoryException;
+import dev.spillway.engine.backend.KvCache;
+import dev.spillway.engine.backend.Op;
+import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.Weight;
+import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.tensor.Quants;
+import dev.spillway.engine.tensor.TensorView;
+import java.lang.foreign.MemorySegment;
+import java.util.EnumSet;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The CPU backend: Vector API kernels over zero-copy weight views, heap activations and off-heap
+ * K/V caches, run on a small worker pool that this backend owns.
+ *
+ * <p>Every op (and every allocation and release) holds one lock, so calls from several contexts are
+ * serialized and the pool runs one op at a time. Matrix products are split over output rows,
+ * attention over (token, KV head), row ops over tokens.
+ */
+public final class CpuBackend implements Backend {
+
+    /**
+     * @param threads threads that run an op, the caller included (so {@code threads - 1} workers are started)
+     */
+    public record Options(int threads) {
+        public Options {
+            if (threads < 1) {
+                throw new IllegalArgumentException("cpu backend threads must be >= 1, got " + threads);
+            }
+        }
+
+        /** One thread per available processor. */
+        public static Options defaults() {
+            return new Options(Runtime.getRuntime().availableProcessors());
+        }
+    }
+
+    private static final Set<GgmlType> MATMUL_TYPES = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16,
+            GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+    private static final Set<GgmlType> KV_TYPES = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16,
+            GgmlType.Q8_0, GgmlType.Q4_0);
+
+    /** Output rows per work item of a mat-vec (one token). */
+    private static final int MATVEC_CHUNK_ROWS = 32;
+    /** Output rows per work item of a mat-mat: a few decoded tiles. */
+    private static final int MATMAT_CHUNK_ROWS = 4 * MatMat.TILE_ROWS;
+    /** Elements per work item of element-wise ops; smaller ops run on the calling thread alone. */
+    private static final int ELEMENTWISE_CHUNK = 1 << 14;
+
+    private final Options options;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final WorkerPool pool;
+    private final AtomicLong allocated = new AtomicLong();
+    private final Scratch scratch;
+    private int liveHandles;     // guarded by lock
+    private boolean closed;      // guarded by lock
+    private RopeTable ropeTable; // guarded by lock; the last spec's frequencies
+
+    // One reusable task per op kind (ops are serialized): nothing is allocated per dispatch.
+    private final MatmulTask matmulTask = new MatmulTask();
+    private final AttentionTask attentionTask = new AttentionTask();
+    private final RowTask rowTask = new RowTask();
+    private final ElementwiseTask elementwiseTask = new ElementwiseTask();
+
+    public CpuBackend(Options options) {
+        this.options = Objects.requireNonNull(options, "options");
+        this.pool = new WorkerPool(options.threads(), "spillway-cpu-");
+        this.scratch = new Scratch(options.threads(), allocated);
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    @Override
+    public String name() {
+        return "cpu";
+    }
+
+    @Override
+    public boolean supports(Op op, GgmlType type) {
+        return switch (op) {
+            case MATMUL -> MATMUL_TYPES.contains(type);
+            case ATTENTION, KV_STORE -> KV_TYPES.contains(type);
+            case RMS_NORM, ROPE, SWIGLU, ADD, COPY_ROWS -> type == GgmlType.F32;
+        };
+    }
+
+    // ---- memory -------------------------------------------------------------------------------
+
+    @Override
+    public Weight loadWeight(TensorView tensor) {
+        Objects.requireNonNull(tensor, "tensor");
+        lock.lock();
+        try {
+            checkOpen();
+            CpuWeight w = new CpuWeight(this, tensor);
+            liveHandles++;
+            return w;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public KvCache allocateKv(int contextSize, int kvDim, GgmlType keyType, GgmlType valueType) {
+        Objects.requireNonNull(keyType, "keyType");
+        Objects.requireNonNull(valueType, "valueType");
+        if (contextSize < 1 || kvDim < 1) {
+            throw new IllegalArgumentException("kv cache needs contextSize >= 1 and kvDim >= 1, got " + contextSize + ", " + kvDim);
+        }
+        for (GgmlType t : new GgmlType[] {keyType, valueType}) {
+            if (!KV_TYPES.contains(t)) {
+                throw new IllegalArgumentException("cpu backend cannot hold a KV cache of type " + t + "; supported: " + KV_TYPES);
+            }
+            if (kvDim % t.blockElements() != 0) {
+                throw new IllegalArgumentException("kvDim " + kvDim + " is not a multiple of " + t + "'s block size "
+                        + t.blockElements() + " (the cache quantizes whole token rows)");
+            }
+        }
+        long bytes = KvCache.bytesFor(contextSize, kvDim, keyType, valueType);
+        lock.lock();
+        try {
+            checkOpen();
+            CpuKvCache cache;
+            try {
+                cache = new CpuKvCache(this, contextSize, kvDim, keyType, valueType);
+            } catch (OutOfMemoryError e) {
+                throw new BackendMemoryException(name(), bytes, "cpu backend: cannot allocate " + bytes + " bytes of KV cache", e);
+            }
+            allocated.addAndGet(cache.bytes);
+            liveHandles++;
+            return cache;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public Activations allocateActivations(int rows, int cols) {
+        if (rows < 1 || cols < 1 || (long) rows * cols > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("activations of " + rows + " x " + cols + " cannot be allocated (need 1.."
+                    + (Integer.MAX_VALUE - 16) + " elements)");
+        }
+        lock.lock();
+        try {
+            checkOpen();
+            float[] data;
+            try {
+                data = new float[rows * cols];
+            } catch (OutOfMemoryError e) {
+                throw new BackendMemoryException(name(), 4L * rows * cols, "cpu backend: no heap for " + rows + " x " + cols
+                        + " activations", e);
+            }
+            CpuActivations a = new CpuActivations(this, rows, cols, data);
+            allocated.addAndGet(a.bytes);
+            liveHandles++;
+            return a;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void release(CpuActivations a) {
+        lock.lock();
+        try {
+            if (!a.closed) {
+                a.closed = true;
+                a.data = null;
+                allocated.addAndGet(-a.bytes);
+                handleGone();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void release(CpuKvCache c) {
+        lock.lock();
+        try {
+            if (!c.closed) {
+                c.closed = true;
+                c.free();
+                allocated.addAndGet(-c.bytes);
+                handleGone();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void release(CpuWeight w) {
+        lock.lock();
+        try {
+            if (!w.closed) {
+                w.closed = true;
+                handleGone();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** When the last handle goes, so does the scratch, and allocatedBytes is back to zero. */
+    private void handleGone() {
+        if (--liveHandles == 0) {
+            scratch.release();
+        }
+    }
+
+    @Override
+    public long allocatedBytes() {
+        return allocated.get();
+    }
+
+    @Override
+    public void write(Activations dst, float[] src, int nRows) {
+        Objects.requireNonNull(src, "src");
+        lock.lock();
+        try {
+            CpuActivations d = activations(dst, "dst");
+            checkRows(nRows, d, "write");
+            if (src.length < nRows * d.cols) {
+                throw new IllegalArgumentException("write: " + nRows + " rows of " + d.cols + " need " + nRows * d.cols
+                        + " floats, source has " + src.length);
+            }
+            System.arraycopy(src, 0, d.data, 0, nRows * d.cols);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void read(Activations src, float[] dst, int nRows) {
+        Objects.requireNonNull(dst, "dst");
+        lock.lock();
+        try {
+            CpuActivations s = activations(src, "src");
+            checkRows(nRows, s, "read");
+            if (dst.length < nRows * s.cols) {
+                throw new IllegalArgumentException("read: " + nRows + " rows of " + s.cols + " need " + nRows * s.cols
+                        + " floats, destination has " + dst.length);
+            }
+            System.arraycopy(s.data, 0, dst, 0, nRows * s.cols);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- ops ------------------------------------------------------------------------------------
+
+    @Override
+    public void rmsNorm(Activations out, Activations in, Weight gamma, int nTokens, float eps) {
+        lock.lock();
+        try {
+            CpuActivations o = activations(out, "out");
+            CpuActivations i = activations(in, "in");
+            CpuWeight g = weight(gamma, "gamma");
+            checkRows(nTokens, o, "rmsNorm");
+            checkRows(nTokens, i, "rmsNorm");
+            sameCols(o, i, "rmsNorm");
+            if (!supports(Op.RMS_NORM, g.type) || g.rows != 1 || g.cols != i.cols) {
+                throw new IllegalArgumentException("rmsNorm: gamma must be F32 of (1, " + i.cols + "), got " + g);
+            }
+            rowTask.start(RowTask.RMS_NORM, o, i, nTokens);
+            rowTask.gamma = g.data;
+            rowTask.eps = eps;
+            dispatch(rowTask, nTokens);
+        } finally {
+            rowTask.clear();
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void matmul(Activations out, Activations in, Weight w, int nTokens) {
+        lock.lock();
+        try {
+            CpuActivations o = activations(out, "out");
+            CpuActivations i = activations(in, "in");
+            CpuWeight wt = weight(w, "w");
+            if (o == i) {
+                throw new IllegalArgumentException("matmul: out and in must be different buffers");
+            }
+            if (!supports(Op.MATMUL, wt.type)) {
+                throw new IllegalArgumentException("matmul: the cpu backend has no kernel for " + wt);
+            }
+            if (i.cols != wt.cols || o.cols != wt.rows) {
+                throw new IllegalArgumentException("matmul: in (" + i.rows + ", " + i.cols + ") x " + wt
+                        + "^T does not fit out (" + o.rows + ", " + o.cols + ")");
+            }
+            checkRows(nTokens, o, "matmul");
+            checkRows(nTokens, i, "matmul");
+            MatmulTask t = matmulTask;
+            t.w = wt;
+            t.x = i.data;
+            t.out = o.data;
+            t.n = nTokens;
+            t.chunk = nTokens == 1 ? MATVEC_CHUNK_ROWS : MATMAT_CHUNK_ROWS;
+            dispatch(t, nTokens == 0 ? 0 : (wt.rows + t.chunk - 1) / t.chunk);
+        } finally {
+            matmulTask.clear();
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        lock.lock();
+        try {
+            CpuActivations a = activations(x, "x");
+            checkRows(nTokens, a, "rope");
+            if (headCount < 1 || headDim < 1 || (long) headCount * headDim != a.cols) {
+                throw new IllegalArgumentException("rope: " + headCount + " heads of " + headDim + " do not match rows of "
+                        + a.cols);
+            }
+            if (spec.rotatedDims() > headDim) {
+                throw new IllegalArgumentException("rope: " + spec.rotatedDims() + " rotated dims exceed head_dim " + headDim);
+            }
+            checkPositions(startPos, nTokens, Integer.MAX_VALUE, "rope");
+            if (ropeTable == null || !ropeTable.spec().equals(spec)) {
+                ropeTable = new RopeTable(spec);
+            }
+            rowTask.start(RowTask.ROPE, a, a, nTokens);
+            rowTask.heads = headCount;
+            rowTask.headDim = headDim;
+            rowTask.startPos = startPos;
+            rowTask.rope = ropeTable;
+            dispatch(rowTask, nTokens);
+        } finally {
+            rowTask.clear();
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void kvStore(KvCache cache, Activations k, Activations v, int startPos, int nTokens) {
+        lock.lock();
+        try {
+            CpuKvCache c = kvCache(cache);
+            CpuActivations ka = activations(k, "k");
+            CpuActivations va = activations(v, "v");
+            checkRows(nTokens, ka, "kvStore");
+            checkRows(nTokens, va, "kvStore");
+            if (ka.cols != c.kvDim() || va.cols != c.kvDim()) {
+                throw new IllegalArgumentException("kvStore: k has " + ka.cols + " and v " + va.cols + " columns, the cache "
+                        + c.kvDim());
+            }
+            checkPositions(startPos, nTokens, c.contextSize(), "kvStore");
+            rowTask.start(RowTask.KV_STORE, ka, va, nTokens);
+            rowTask.cache = c;
+            rowTask.startPos = startPos;
+            dispatch(rowTask, nTokens);
+        } finally {
+            rowTask.clear();
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void attention(Activations out, Activations q, KvCache cache, AttentionShape shape, int startPos, int nTokens) {
+        Objects.requireNonNull(shape, "shape");
+        lock.lock();
+        try {
+            CpuActivations o = activations(out, "out");
+            CpuActivations qa = activations(q, "q");
+            CpuKvCache c = kvCache(cache);
+            if (o == qa) {
+                throw new IllegalArgumentException("attention: out and q must be different buffers");
+            }
+            checkRows(nTokens, o, "attention");
+            checkRows(nTokens, qa, "attention");
+            if (qa.cols != shape.qDim() || o.cols != shape.qDim() || c.kvDim() != shape.kvDim()) {
+                throw new IllegalArgumentException("attention: " + shape + " needs q and out of " + shape.qDim()
+                        + " columns and a cache of kvDim " + shape.kvDim() + "; got q " + qa.cols + ", out " + o.cols
+                        + ", cache " + c.kvDim());
+            }
+            checkPositions(startPos, nTokens, c.contextSize(), "attention");
+            AttentionTask t = attentionTask;
+            t.out = o.data;
+            t.q = qa.data;
+            t.cache = c;
+            t.shape = shape;
+            t.startPos = startPos;
+            t.n = nTokens;
+            dispatch(t, nTokens * shape.kvHeadCount());
+        } finally {
+            attentionTask.clear();
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void swiglu(Activations gate, Activations up, int nTokens) {
+        elementwise(ElementwiseTask.SWIGLU, gate, up, nTokens, "swiglu");
+    }
+
+    @Override
+    public void add(Activations acc, Activations other, int nTokens) {
+        elementwise(ElementwiseTask.ADD, acc, other, nTokens, "add");
+    }
+
+    private void elementwise(int kind, Activations target, Activations other, int nTokens, String op) {
+        lock.lock();
+        try {
+            CpuActivations a = activations(target, "target");
+            CpuActivations b = activations(other, "other");
+            checkRows(nTokens, a, op);
+            checkRows(nTokens, b, op);
+            sameCols(a, b, op);
+            ElementwiseTask t = elementwiseTask;
+            t.kind = kind;
+            t.a = a.data;
+            t.b = b.data;
+            t.total = nTokens * a.cols;
+            dispatch(t, (t.total + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK);
+        } finally {
+            elementwiseTask.clear();
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void copyRows(Activations dst, int dstRow, Activations src, int srcRow, int nRows) {
+        lock.lock();
+        try {
+            CpuActivations d = activations(dst, "dst");
+            CpuActivations s = activations(src, "src");
+            sameCols(d, s, "copyRows");
+            if (nRows < 0 || dstRow < 0 || srcRow < 0 || (long) dstRow + nRows > d.rows || (long) srcRow + nRows > s.rows) {
+                throw new IllegalArgumentException("copyRows: rows " + srcRow + "+" + nRows + " of " + s + " to " + dstRow
+                        + " of " + d + " are out of range");
+            }
+            System.arraycopy(s.data, srcRow * s.cols, d.data, dstRow * d.cols, nRows * d.cols);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            pool.close();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "cpu backend (" + options.threads() + " threads, " + Simd.F.vectorBitSize() + "-bit vectors)";
+    }
+
+    // ---- dispatch and validation -----------------------------------------------------------------
+
+    private void dispatch(WorkerPool.Body body, int items) {
+        pool.parallelFor(items, body);
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("the cpu backend is closed");
+        }
+    }
+
+    private CpuActivations activations(Activations a, String what) {
+        checkOpen();
+        Objects.requireNonNull(a, what);
+        if (!(a instanceof CpuActivations c) || c.owner != this) {
+            throw new IllegalArgumentException(what + ": " + a + " does not belong to this cpu backend");
+        }
+        if (c.closed) {
+            throw new IllegalStateException(what + ": the activation buffer is closed");
+        }
+        return c;
+    }
+
+    private CpuWeight weight(Weight w, String what) {
+        Objects.requireNonNull(w, what);
+        if (!(w instanceof CpuWeight c) || c.owner != this) {
+            throw new IllegalArgumentException(what + ": " + w.name() + " was not loaded by this cpu backend");
+        }
+        if (c.closed) {
+            throw new IllegalStateException(what + ": weight " + c.name() + " is closed");
+        }
+        return c;
+    }
+
+    private CpuKvCache kvCache(KvCache k) {
+        checkOpen();
+        Objects.requireNonNull(k, "cache");
+        if (!(k instanceof CpuKvCache c) || c.owner != this) {
+            throw new IllegalArgumentException("cache: " + k + " does not belong to this cpu backend");
+        }
+        if (c.closed) {
+            throw new IllegalStateException("cache: the KV cache is closed");
+        }
+        return c;
+    }
+
+    private static void checkRows(int nTokens, CpuActivations a, String op) {
+        if (nTokens < 0 || nTokens > a.rows) {
+            throw new IllegalArgumentException(op + ": " + nTokens + " tokens do not fit " + a);
+        }
+    }
+
+    private static void sameCols(CpuActivations a, CpuActivations b, String op) {
+        if (a.cols != b.cols) {
+            throw new IllegalArgumentException(op + ": column counts differ, " + a.cols + " and " + b.cols);
+        }
+    }
+
+    private static void checkPositions(int startPos, int nTokens, int contextSize, String op) {
+        if (startPos < 0 || (long) startPos + nTokens > contextSize) {
+            throw new IllegalArgumentException(op + ": positions " + startPos + " .. " + ((long) startPos + nTokens - 1)
+                    + " are outside the context of " + contextSize);
+        }
+    }
+
+    // ---- tasks ------------------------------------------------------------------------------------
+
+    /** {@code out (n, w.rows) = x (n, w.cols) . w^T}, item = a chunk of output rows. */
+    private final class MatmulTask implements WorkerPool.Body {
+        CpuWeight w;
+        float[] x;   // (n, w.cols)
+        float[] out; // (n, w.rows)
+        int n;
+        int chunk;
+
+        @Override
+        public void run(int item, int worker) {
+            int r0 = item * chunk;
+            int r1 = Math.min(w.rows, r0 + chunk);
+            if (n == 1) {
+                MatVec.matVec(w.type, w.data, w.rowBytes, w.cols, x, 0, out, 0, r0, r1);
+            } else {
+                float[] tile = scratch.get(worker, Scratch.TILE, MatMat.scratchFloats(w.cols));
+                MatMat.matMat(w.type, w.data, w.rowBytes, w.cols, x, n, out, w.rows, r0, r1, tile);
+            }
+        }
+
+        void clear() {
+            w = null;
+            x = null;
+            out = null;
+        }
+    }
+
+    /** Item = (token, KV head), longest (latest) tokens first. */
+    private final class AttentionTask implements WorkerPool.Body {
+        float[] out; // (n, qDim)
+        float[] q;   // (n, qDim)
+        CpuKvCache cache;
+        AttentionShape shape;
+        int startPos;
+        int n;
+
+        @Override
+        public void run(int item, int worker) {
+            int kvHeads = shape.kvHeadCount();
+            int t = n - 1 - item / kvHeads;
+            int g = item % kvHeads;
+            int len = startPos + t + 1;
+            int hd = shape.headDim();
+            KvRows k = cache.keys;
+            KvRows v = cache.values;
+            Attention.attend(out, t * shape.qDim(), q, t * shape.qDim(), k, v, shape, g, len,
+                    scratch.get(worker, Scratch.SCORES, Attention.scoreFloats(shape, len)),
+                    scratch.get(worker, Scratch.K_ROW, k.bufferFloats(hd)),
+                    scratch.get(worker, Scratch.V_ROW, v.bufferFloats(hd)));
+        }
+
+        void clear() {
+            out = null;
+            q = null;
+            cache = null;
+            shape = null;
+        }
+    }
+
+    /** Per-token row ops; item = token. */
+    private final class RowTask implements WorkerPool.Body {
+        static final int RMS_NORM = 0, ROPE = 1, KV_STORE = 2;
+        int kind;
+        CpuActivations a; // rmsNorm: out; rope: x; kvStore: k
+        CpuActivations b; // rmsNorm: in; kvStore: v
+        int n;
+        MemorySegment gamma;
+        float eps;
+        int heads, headDim, startPos;
+        RopeTable rope;
+        CpuKvCache cache;
+
+        void start(int kind, CpuActivations a, CpuActivations b, int n) {
+            this.kind = kind;
+            this.a = a;
+            this.b = b;
+            this.n = n;
+        }
+
+        @Override
+        public void run(int t, int worker) {
+            int cols = a.cols;
+            switch (kind) {
+                case RMS_NORM -> VectorOps.rmsNorm(a.data, t * cols, b.data, t * cols, gamma, cols, eps);
+                case ROPE -> {
+                    float[] cs = scratch.get(worker, Scratch.ROPE, rope.tableFloats());
+                    rope.fill(startPos + t, cs);
+                    VectorOps.rope(a.data, t * cols, heads, headDim, rope, cs);
+                }
+                case KV_STORE -> {
+                    storeRow(cache.keys, a.data, t * cols, startPos + t);
+                    storeRow(cache.values, b.data, t * cols, startPos + t);
+                }
+                default -> throw new AssertionError(kind);
+            }
+        }
+
+        private static void storeRow(KvRows rows, float[] src, int srcOff, int p) {
+            if (rows.type() == GgmlType.F32) {
+                MemorySegment.copy(src, srcOff, rows.data(), Simd.LE_FLOAT, p * rows.rowBytes(), rows.kvDim());
+            } else {
+                Quants.quantize(rows.type(), src, srcOff, rows.kvDim(), rows.data(), p * rows.rowBytes());
+            }
+        }
+
+        void clear() {
+            a = null;
+            b = null;
+            gamma = null;
+            rope = null;
+            cache = null;
+        }
+    }
+
+    /** {@code a op= b} over the first {@code total} elements; item = a chunk of elements. */
+    private static final class ElementwiseTask implements WorkerPool.Body {
+        static final int SWIGLU = 0, ADD = 1;
+        int kind;
+        float[] a;
+        float[] b;
+        int total;
+
+        @Override
+        public void run(int item, int worker) {
+            int from = item * ELEMENTWISE_CHUNK;
+            int len = Math.min(total - from, ELEMENTWISE_CHUNK);
+            if (kind == SWIGLU) {
+                VectorOps.swiglu(a, from, b, from, len);
+            } else {
+                VectorOps.add(a, from, b, from, len);
+            }
+        }
+
+        void clear() {
+            a = null;
+            b = null;
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.spillway.cpu;
+
+import dev.spillway.engine.backend.BackendMemoryException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Per-thread float scratch (weight tiles, attention scores, decoded K/V slices, RoPE tables), grown
+ * on demand and counted in the backend's allocated bytes. Thread {@code w} only touches its own
+ * buffers; {@link #release} runs when no op is in flight.
+ */
+final class Scratch {
+    static final int TILE = 0, SCORES = 1, K_ROW = 2, V_ROW = 3, ROPE = 4;
+    private static final int KINDS = 5;
+
+    private final float[][][] buffers; // [thread][kind]
+    private final AtomicLong allocated;
+
+    Scratch(int threads, AtomicLong allocated) {
+        this.buffers = new float[threads][KINDS][];
+        this.allocated = allocated;
+    }
+
+    /** Thread {@code worker}'s buffer of {@code kind}, at least {@code floats} long. */
+    float[] get(int worker, int kind, int floats) {
+        float[] b = buffers[worker][kind];
+        if (b != null && b.length >= floats) {
+            return b;
+        }
+        int old = b == null ? 0 : b.length;
+        try {
+            b = new float[floats];
+        } catch (OutOfMemoryError e) {
+            throw new BackendMemoryException("cpu", 4L * floats, "cpu backend: no heap for " + floats + " floats of scratch", e);
+        }
+        buffers[worker][kind] = b;
+        allocated.addAndGet(4L * (floats - old));
+        return b;
+    }
+
+    /** Drops every buffer (they are re-grown by the next op that needs them). */
+    void release() {
+        for (float[][] perThread : buffers) {
+            for (int k = 0; k < KINDS; k++) {
+                if (perThread[k] != null) {
+                    allocated.addAndGet(-4L * perThread[k].length);
+                    perThread[k] = null;
+                }
+            }
+        }
+    }
+}

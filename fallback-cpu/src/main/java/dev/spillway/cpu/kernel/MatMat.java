@@ -1,0 +1,128 @@
+package dev.spillway.cpu.kernel;
+
+import static dev.spillway.cpu.kernel.Simd.F;
+import static dev.spillway.cpu.kernel.Simd.L;
+
+import dev.spillway.engine.tensor.GgmlType;
+import java.lang.foreign.MemorySegment;
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * Matrix-matrix product for a batch of tokens (prompt processing): {@code out[t][r] = W[r] . x[t]}.
+ * Compute bound, so the cost of decoding is amortized: a tile of {@link #TILE_ROWS} weight rows is
+ * decoded into a float scratch, then a register-blocked micro-kernel runs over the tokens, 4 rows x
+ * 3 tokens of accumulators, so each loaded vector feeds 3 or 4 FMAs.
+ *
+ * <p>Every (row, token) result is the same sequence of operations whichever micro-kernel computes
+ * it, so results do not depend on tiling or on the number of threads.
+ */
+public final class MatMat {
+    private MatMat() {
+    }
+
+    /** Weight rows decoded per tile. */
+    public static final int TILE_ROWS = 4;
+    /** Tokens per micro-kernel call. */
+    static final int TILE_TOKENS = 3;
+
+    /** Floats of scratch {@link #matMat} needs for rows of {@code cols} elements. */
+    public static int scratchFloats(int cols) {
+        return TILE_ROWS * cols;
+    }
+
+    /**
+     * Rows {@code [r0, r1)} of {@code out (n, rows) = x (n, cols) . W^T}, W holding {@code rowBytes}
+     * bytes per row at {@code w[0..]}; {@code tile} is this thread's scratch of
+     * {@link #scratchFloats}{@code (cols)} floats.
+     */
+    public static void matMat(GgmlType type, MemorySegment w, long rowBytes, int cols, float[] x, int n,
+                              float[] out, int rows, int r0, int r1, float[] tile) {
+        for (int r = r0; r < r1; r += TILE_ROWS) {
+            int nr = Math.min(TILE_ROWS, r1 - r);
+            for (int i = 0; i < nr; i++) {
+                Dequant.decode(type, w, (r + i) * rowBytes, tile, i * cols, cols);
+            }
+            // Rows nr..3 of the tile hold stale values; their results are computed but not stored.
+            int t = 0;
+            for (; t + TILE_TOKENS <= n; t += TILE_TOKENS) {
+                kernel4x3(tile, cols, x, t, out, rows, r, nr);
+            }
+            for (; t < n; t++) {
+                kernel4x1(tile, cols, x, t, out, rows, r, nr);
+            }
+        }
+    }
+
+    private static FloatVector load(float[] a, int i) {
+        return FloatVector.fromArray(F, a, i);
+    }
+
+    private static void kernel4x3(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr) {
+        int x0 = t * k, x1 = x0 + k, x2 = x1 + k;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00;
+        int kv = k - k % L;
+        for (int c = 0; c < kv; c += L) {
+            FloatVector v0 = load(x, x0 + c), v1 = load(x, x1 + c), v2 = load(x, x2 + c);
+            FloatVector w0 = load(w, c);
+            a00 = w0.fma(v0, a00);
+            a01 = w0.fma(v1, a01);
+            a02 = w0.fma(v2, a02);
+            FloatVector w1 = load(w, k + c);
+            a10 = w1.fma(v0, a10);
+            a11 = w1.fma(v1, a11);
+            a12 = w1.fma(v2, a12);
+            FloatVector w2 = load(w, 2 * k + c);
+            a20 = w2.fma(v0, a20);
+            a21 = w2.fma(v1, a21);
+            a22 = w2.fma(v2, a22);
+            FloatVector w3 = load(w, 3 * k + c);
+            a30 = w3.fma(v0, a30);
+            a31 = w3.fma(v1, a31);
+            a32 = w3.fma(v2, a32);
+        }
+        store(out, rows, t, r, nr, k, kv, w, x, a00, a10, a20, a30);
+        store(out, rows, t + 1, r, nr, k, kv, w, x, a01, a11, a21, a31);
+        store(out, rows, t + 2, r, nr, k, kv, w, x, a02, a12, a22, a32);
+    }
+
+    private static void kernel4x1(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr) {
+        int x0 = t * k;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        int kv = k - k % L;
+        for (int c = 0; c < kv; c += L) {
+            FloatVector v0 = load(x, x0 + c);
+            a0 = load(w, c).fma(v0, a0);
+            a1 = load(w, k + c).fma(v0, a1);
+            a2 = load(w, 2 * k + c).fma(v0, a2);
+            a3 = load(w, 3 * k + c).fma(v0, a3);
+        }
+        store(out, rows, t, r, nr, k, kv, w, x, a0, a1, a2, a3);
+    }
+
+    /** Stores token t's results for the tile's first {@code nr} rows, adding the scalar tail past {@code kv}. */
+    private static void store(float[] out, int rows, int t, int r, int nr, int k, int kv, float[] w, float[] x,
+                              FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
+        int o = t * rows + r;
+        out[o] = finish(a0, w, 0, x, t * k, kv, k);
+        if (nr > 1) {
+            out[o + 1] = finish(a1, w, k, x, t * k, kv, k);
+        }
+        if (nr > 2) {
+            out[o + 2] = finish(a2, w, 2 * k, x, t * k, kv, k);
+        }
+        if (nr > 3) {
+            out[o + 3] = finish(a3, w, 3 * k, x, t * k, kv, k);
+        }
+    }
+
+    private static float finish(FloatVector acc, float[] w, int wo, float[] x, int xo, int kv, int k) {
+        float s = Simd.sum(acc);
+        for (int c = kv; c < k; c++) {
+            s = Math.fma(w[wo + c], x[xo + c], s);
+        }
+        return s;
+    }
+}

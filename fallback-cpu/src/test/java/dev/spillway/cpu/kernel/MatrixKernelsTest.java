@@ -1,0 +1,165 @@
+package dev.spillway.cpu.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.tensor.Quants;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Mat-vec and mat-mat kernels against {@link ScalarReference#matMul} (double accumulation over the
+ * values {@link Quants#dequantize} gives).
+ *
+ * <p>Tolerance: {@code |kernel - reference| <= (cols + 8) * 2^-24 * sum_c |W[r][c] * x[t][c]|}, the
+ * classic worst-case bound for a float dot product of {@code cols} terms (each lane sums cols/L
+ * terms, plus the lane reduction, the per-block scale and the decode's own rounding: a handful more
+ * roundings than cols/L, far less than cols).
+ */
+class MatrixKernelsTest {
+
+    private static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+            GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
+    private static final int[] TOKENS = {1, 2, 3, 5, 17};
+
+    /** Column counts: one block, several (an odd count, for the two-accumulator loops), and for plain floats a ragged tail. */
+    private static int[] colsFor(GgmlType type) {
+        return switch (type.blockElements()) {
+            case 1 -> new int[] {1, 37, 320};
+            case 32 -> new int[] {32, 96, 352};
+            default -> new int[] {256, 768};
+        };
+    }
+
+    static Stream<Arguments> shapes() {
+        List<Arguments> all = new ArrayList<>();
+        for (GgmlType type : TYPES) {
+            for (int cols : colsFor(type)) {
+                for (int rows : new int[] {1, 7, 13}) {
+                    all.add(Arguments.of(type, rows, cols));
+                }
+            }
+        }
+        return all.stream();
+    }
+
+    @ParameterizedTest(name = "{0} rows={1} cols={2}")
+    @MethodSource("shapes")
+    void matVecAndMatMatAgreeWithTheScalarReference(GgmlType type, int rows, int cols) {
+        Random rnd = new Random(31L * rows + cols + type.id());
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = TestData.unalignedNative(arena, type, TestData.gaussian(rnd, rows * cols, 1f));
+            long rowBytes = type.bytesFor(cols);
+            int maxN = TOKENS[TOKENS.length - 1];
+            float[] x = TestData.gaussian(rnd, maxN * cols, 1f);
+            float[] expected = new float[maxN * rows];
+            ScalarReference.matMul(type, w, rows, cols, x, maxN, expected);
+
+            float[] out = new float[rows + 2];
+            MatVec.matVec(type, w, rowBytes, cols, x, 0, out, 1, 0, rows);
+            for (int r = 0; r < rows; r++) {
+                check(type, w, r, cols, x, 0, expected[r], out[1 + r], "mat-vec");
+            }
+
+            float[] tile = new float[MatMat.scratchFloats(cols)];
+            for (int n : TOKENS) {
+                float[] mm = new float[n * rows];
+                MatMat.matMat(type, w, rowBytes, cols, x, n, mm, rows, 0, rows, tile);
+                for (int t = 0; t < n; t++) {
+                    for (int r = 0; r < rows; r++) {
+                        check(type, w, r, cols, x, t, expected[t * rows + r], mm[t * rows + r], "mat-mat n=" + n);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void check(GgmlType type, MemorySegment w, int r, int cols, float[] x, int t, float expected,
+                              float actual, String what) {
+        double bound = (cols + 8) * 0x1p-24 * ScalarReference.absDot(type, w, r, cols, x, t);
+        double err = Math.abs((double) actual - expected);
+        if (!(err <= bound)) {
+            throw new AssertionError(what + " " + type + " row " + r + " token " + t + ": " + actual + " vs " + expected
+                    + ", error " + err + " > " + bound);
+        }
+    }
+
+    @Test
+    void matMatRowRangesComposeAndMatchWholeMatrixBitForBit() {
+        GgmlType type = GgmlType.Q4_K;
+        int rows = 22, cols = 512, n = 7;
+        Random rnd = new Random(5);
+        MemorySegment w = Quants.quantize(type, TestData.gaussian(rnd, rows * cols, 1f));
+        float[] x = TestData.gaussian(rnd, n * cols, 1f);
+        float[] whole = new float[n * rows];
+        float[] pieces = new float[n * rows];
+        float[] tile = new float[MatMat.scratchFloats(cols)];
+        MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, whole, rows, 0, rows, tile);
+        // A different split (and a dirty tile) must give identical bits: results do not depend on tiling.
+        java.util.Arrays.fill(tile, Float.NaN);
+        for (int r0 : new int[] {0, 3, 10, 11, 21}) {
+            int r1 = r0 == 0 ? 3 : r0 == 3 ? 10 : r0 == 10 ? 11 : r0 == 11 ? 21 : 22;
+            MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, pieces, rows, r0, r1, tile);
+        }
+        assertArrayEquals(whole, pieces);
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K"})
+    void vectorDecodeIsBitIdenticalToTheScalarCodec(GgmlType type) {
+        int n = 3 * Math.max(256, type.blockElements()) + (type.quantized() ? 0 : 5);
+        Random rnd = new Random(type.id());
+        float[] values = TestData.gaussian(rnd, n, 3f);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = TestData.unalignedNative(arena, type, values);
+            float[] expected = Quants.dequantize(type, seg, n);
+            float[] actual = new float[n + 4];
+            Dequant.decode(type, seg, 0, actual, 4, n);
+            assertArrayEquals(expected, java.util.Arrays.copyOfRange(actual, 4, n + 4));
+        }
+    }
+
+    @Test
+    void halfPrecisionDecodeIsExactForEveryBitPattern() {
+        MemorySegment all = MemorySegment.ofArray(new byte[2 * 65536]);
+        for (int h = 0; h < 65536; h++) {
+            all.set(Simd.LE_SHORT, 2L * h, (short) h);
+        }
+        float[] out = new float[65536];
+        Dequant.decode(GgmlType.F16, all, 0, out, 0, 65536);
+        for (int h = 0; h < 65536; h++) {
+            float expected = Float.float16ToFloat((short) h);
+            if (Float.isNaN(expected)) { // payloads may differ: the scalar intrinsic quiets signaling NaNs
+                org.junit.jupiter.api.Assertions.assertTrue(Float.isNaN(out[h]), "half " + Integer.toHexString(h));
+            } else {
+                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[h]), "half " + Integer.toHexString(h));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    void sliceDecodeStartsAndEndsInsideBlocks(GgmlType type) {
+        int kvDim = 128;
+        float[] row = TestData.gaussian(new Random(9), kvDim, 1f);
+        MemorySegment seg = Quants.quantize(type, row);
+        float[] full = Quants.dequantize(type, seg, kvDim);
+        KvRows rows = new KvRows(type, seg, kvDim);
+        for (int[] slice : new int[][] {{0, 8}, {8, 8}, {24, 16}, {40, 40}, {120, 8}, {0, 128}}) {
+            float[] buf = new float[rows.bufferFloats(slice[1])];
+            int at = rows.decode(0, slice[0], slice[1], buf);
+            assertArrayEquals(java.util.Arrays.copyOfRange(full, slice[0], slice[0] + slice[1]),
+                    java.util.Arrays.copyOfRange(buf, at, at + slice[1]), "slice " + slice[0] + "+" + slice[1]);
+        }
+    }
+}
