@@ -114,7 +114,7 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     tg[r] = genTokens * 1e9 / (System.nanoTime() - t0);
                 }
-                String name = p.getFileName().toString();
+                String name = model.file().getString("general.name", p.getFileName().toString());
                 results.add(new Result(name, type, size, parameters, threads, "pp" + promptTokens, mean(pp), stddev(pp), 0));
                 results.add(new Result(name, type, size, parameters, threads, "tg" + genTokens, mean(tg), stddev(tg),
                         mean(tg) * perToken / 1e9));

@@ -75,9 +75,6 @@ final class RunCommand implements Callable<Integer> {
         try (ProgressBar bar = ProgressBar.forTerminal(err, "loading");
              Model m = Model.load(modelPath, modelOptions.toParams(), bar::update)) {
             bar.close();
-            if (verbose) {
-                err.println("spillway: placement\n" + m.placement().table());
-            }
             try (Context ctx = m.newContext(contextParams)) {
                 int maxTokens = nPredict < 0 ? ctx.contextSize() : nPredict;
                 out.print(text);
