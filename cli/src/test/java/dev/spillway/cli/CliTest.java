@@ -1,0 +1,95 @@
+package dev.spillway.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.spillway.engine.testing.TestModels;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The command line end to end, in-process: exit codes, output and error messages. */
+class CliTest {
+    @TempDir
+    Path dir;
+
+    /** Exit code, stdout and stderr of one invocation. */
+    record Run(int code, String out, String err) {
+    }
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void runStreamsTheGreedyStoryAndReportsSpeed() {
+        String model = TestModels.stories260K().toString();
+        Run r = run("run", model, "Once upon a time", "--temp", "0", "-n", "24", "-t", "1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().startsWith("Once upon a time, there was a little girl named Lily."), r.out());
+        assertTrue(r.err().contains("tokens/s"), r.err());
+        assertTrue(r.err().contains("stopped: token limit"), r.err());
+    }
+
+    @Test
+    void verboseRunPrintsPlacementAndMemory() {
+        String model = TestModels.stories260K().toString();
+        Run r = run("run", "-m", model, "-p", "Once", "--temp", "0", "-n", "4", "-v", "-ctk", "q8_0", "-ctv", "q4_0", "-c", "64");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("KV cache") && r.err().contains("/ 64 tokens used"), r.err());
+    }
+
+    @Test
+    void infoPrintsShapeAndTensorTable() {
+        Run r = run("info", TestModels.stories260K().toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("llama, 5 layers, n_embd 64, n_ff 172, 8 heads (4 KV, head dim 8), vocab 512"), r.out());
+        assertTrue(r.out().matches("(?s).*blk\\.4\\.ffn_down\\.weight\\s+F32\\s+\\[172, 64\\].*"), r.out());
+        assertTrue(r.out().contains("total     48 tensors"), r.out());
+    }
+
+    @Test
+    void badFlagValuesAreUsageErrors() {
+        Run r = run("run", "x.gguf", "hi", "--ctx-size", "many");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--ctx-size") && r.err().contains("many"), r.err());
+        r = run("run", "x.gguf", "hi", "-ctk", "q5_1");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("unknown KV cache type 'q5_1'"), r.err());
+        r = run("run", "x.gguf", "hi", "--no-such-flag");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--no-such-flag"), r.err());
+    }
+
+    @Test
+    void invalidValuesInRangeGiveOneLineErrors() {
+        String model = TestModels.stories260K().toString();
+        Run r = run("run", model, "hi", "--top-p", "1.5");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("spillway: error: ") && r.err().contains("top_p"), r.err());
+        r = run("run", model, "hi", "-t", "-3");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("threads"), r.err());
+    }
+
+    @Test
+    void missingAndCorruptModelsNameTheProblem() throws Exception {
+        Run r = run("run", dir.resolve("absent.gguf").toString(), "hi");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("no such file") && r.err().contains("absent.gguf"), r.err());
+
+        Path corrupt = dir.resolve("corrupt.gguf");
+        byte[] good = Files.readAllBytes(TestModels.stories260K());
+        Files.write(corrupt, java.util.Arrays.copyOf(good, 300));   // cut inside the metadata
+        r = run("info", corrupt.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("corrupt.gguf") && r.err().contains("@ 0x"), r.err());
+        assertEquals(1, r.err().lines().count(), "one line: " + r.err());
+    }
+}
