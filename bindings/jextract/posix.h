@@ -1,5 +1,5 @@
 /* The POSIX entry points Spillway calls: page locking for --mlock. */
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <errno.h>
+
 #include <string.h>

@@ -4,6 +4,7 @@ import dev.spillway.bindings.posix.gen.Posix;
 import dev.spillway.bindings.posix.gen.rlimit;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.util.Optional;
 
 /**
@@ -12,24 +13,26 @@ import java.util.Optional;
  * rather than throwing.
  */
 public final class PageLock {
+    private static final MethodHandle MLOCK = PosixStatus.capturingErrno(Posix.mlock$address(), Posix.mlock$descriptor());
+    private static final MethodHandle MUNLOCK =
+            PosixStatus.capturingErrno(Posix.munlock$address(), Posix.munlock$descriptor());
+
     private PageLock() {
     }
 
     /**
      * Locks {@code segment}'s pages.
      *
-     * @return empty when locked; otherwise why not, e.g. "mlock of 1.2 GiB refused: Cannot allocate
-     *         memory (RLIMIT_MEMLOCK is 8 MiB; raise it with `ulimit -l`)"
+     * @return empty when locked; otherwise why not, e.g. "mlock of 1288490188 bytes failed: Cannot
+     *         allocate memory (errno 12); RLIMIT_MEMLOCK is 8388608 bytes, raise it with `ulimit -l`"
      */
     public static Optional<String> lock(MemorySegment segment) {
-        int rc = Posix.mlock(segment, segment.byteSize());
-        return PosixStatus.check(rc, "mlock of " + segment.byteSize() + " bytes", true);
+        return PosixStatus.call(MLOCK, "mlock of " + segment.byteSize() + " bytes", true, segment, segment.byteSize());
     }
 
     /** Unlocks {@code segment}'s pages; returns why not on failure. */
     public static Optional<String> unlock(MemorySegment segment) {
-        int rc = Posix.munlock(segment, segment.byteSize());
-        return PosixStatus.check(rc, "munlock", false);
+        return PosixStatus.call(MUNLOCK, "munlock of " + segment.byteSize() + " bytes", false, segment, segment.byteSize());
     }
 
     /** The soft RLIMIT_MEMLOCK in bytes, or -1 if unlimited or unknown. */

@@ -207,64 +207,6 @@ public class Posix extends Posix$shared {
         }
     }
 
-    private static class __errno_location {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            Posix.C_POINTER    );
-
-        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("__errno_location");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * extern int *__errno_location(void)
-     * }
-     */
-    public static FunctionDescriptor __errno_location$descriptor() {
-        return __errno_location.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * extern int *__errno_location(void)
-     * }
-     */
-    public static MethodHandle __errno_location$handle() {
-        return __errno_location.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * extern int *__errno_location(void)
-     * }
-     */
-    public static MemorySegment __errno_location$address() {
-        return __errno_location.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * extern int *__errno_location(void)
-     * }
-     */
-    public static MemorySegment __errno_location() {
-        var mh$ = __errno_location.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("__errno_location");
-            }
-            return (MemorySegment)mh$.invokeExact();
-        } catch (Error | RuntimeException ex) {
-           throw ex;
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
     private static class strerror {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Posix.C_POINTER,
