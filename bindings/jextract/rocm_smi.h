@@ -1,0 +1,1 @@
+#include <rocm_smi/rocm_smi.h>
