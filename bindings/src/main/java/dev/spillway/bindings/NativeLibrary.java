@@ -1,0 +1,71 @@
+package dev.spillway.bindings;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Loads a native library by soname, on demand, for the jextract bindings in the {@code …gen}
+ * packages (which were generated without a library name and look symbols up in the libraries
+ * their class loader has loaded).
+ *
+ * <p>A missing library is an expected outcome on most machines ("no CUDA here"), so {@link #load}
+ * returns the reason instead of throwing, and no generated class is touched before it succeeded.
+ */
+public final class NativeLibrary {
+    private NativeLibrary() {
+    }
+
+    /** Where to look, after LD_LIBRARY_PATH: the usual system and vendor folders. */
+    private static final List<String> SYSTEM_DIRS = List.of(
+            "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu",
+            "/lib64", "/usr/local/lib", "/usr/local/cuda/lib64", "/usr/local/nvidia/lib64",
+            "/usr/lib/wsl/lib", "/opt/rocm/lib");
+
+    /**
+     * Loads the first of {@code sonames} found.
+     *
+     * @return empty when loaded (or already loaded), else a one-line reason naming the sonames and folders searched
+     */
+    public static synchronized Optional<String> load(String... sonames) {
+        List<Path> dirs = searchDirs();
+        List<String> failures = new ArrayList<>();
+        for (String soname : sonames) {
+            for (Path dir : dirs) {
+                Path candidate = dir.resolve(soname);
+                if (!Files.exists(candidate)) {
+                    continue;
+                }
+                try {
+                    System.load(candidate.toAbsolutePath().toString());
+                    return Optional.empty();
+                } catch (UnsatisfiedLinkError e) {
+                    failures.add(candidate + ": " + e.getMessage());
+                }
+            }
+        }
+        String names = String.join(" or ", sonames);
+        if (!failures.isEmpty()) {
+            return Optional.of(names + " found but could not be loaded: " + String.join("; ", failures));
+        }
+        return Optional.of(names + " not found (searched LD_LIBRARY_PATH and " + SYSTEM_DIRS.size() + " system folders)");
+    }
+
+    private static List<Path> searchDirs() {
+        Set<String> dirs = new LinkedHashSet<>();
+        String ld = System.getenv("LD_LIBRARY_PATH");
+        if (ld != null) {
+            for (String d : ld.split(":")) {
+                if (!d.isBlank()) {
+                    dirs.add(d);
+                }
+            }
+        }
+        dirs.addAll(SYSTEM_DIRS);
+        return dirs.stream().map(Path::of).toList();
+    }
+}
