@@ -37,6 +37,7 @@ public final class MatMat {
      */
     public static void matMat(GgmlType type, MemorySegment w, long rowBytes, int cols, float[] x, int n,
                               float[] out, int rows, int r0, int r1, float[] tile) {
+        float[] lanes = new float[TILE_ROWS * TILE_TOKENS * L];
         for (int r = r0; r < r1; r += TILE_ROWS) {
             int nr = Math.min(TILE_ROWS, r1 - r);
             for (int i = 0; i < nr; i++) {
@@ -45,10 +46,10 @@ public final class MatMat {
             // Rows nr..3 of the tile hold stale values; their results are computed but not stored.
             int t = 0;
             for (; t + TILE_TOKENS <= n; t += TILE_TOKENS) {
-                kernel4x3(tile, cols, x, t, out, rows, r, nr);
+                kernel4x3(tile, cols, x, t, out, rows, r, nr, lanes);
             }
             for (; t < n; t++) {
-                kernel4x1(tile, cols, x, t, out, rows, r, nr);
+                kernel4x1(tile, cols, x, t, out, rows, r, nr, lanes);
             }
         }
     }
@@ -57,7 +58,8 @@ public final class MatMat {
         return FloatVector.fromArray(F, a, i);
     }
 
-    private static void kernel4x3(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr) {
+    private static void kernel4x3(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr,
+                                  float[] lanes) {
         int x0 = t * k, x1 = x0 + k, x2 = x1 + k;
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00;
@@ -83,12 +85,26 @@ public final class MatMat {
             a31 = w3.fma(v1, a31);
             a32 = w3.fma(v2, a32);
         }
-        store(out, rows, t, r, nr, k, kv, w, x, a00, a10, a20, a30);
-        store(out, rows, t + 1, r, nr, k, kv, w, x, a01, a11, a21, a31);
-        store(out, rows, t + 2, r, nr, k, kv, w, x, a02, a12, a22, a32);
+        // lanes: [token j][row i] blocks of L
+        a00.intoArray(lanes, 0);
+        a10.intoArray(lanes, L);
+        a20.intoArray(lanes, 2 * L);
+        a30.intoArray(lanes, 3 * L);
+        a01.intoArray(lanes, 4 * L);
+        a11.intoArray(lanes, 5 * L);
+        a21.intoArray(lanes, 6 * L);
+        a31.intoArray(lanes, 7 * L);
+        a02.intoArray(lanes, 8 * L);
+        a12.intoArray(lanes, 9 * L);
+        a22.intoArray(lanes, 10 * L);
+        a32.intoArray(lanes, 11 * L);
+        for (int j = 0; j < TILE_TOKENS; j++) {
+            store(out, rows, t + j, r, nr, k, kv, w, x, lanes, 4 * j * L);
+        }
     }
 
-    private static void kernel4x1(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr) {
+    private static void kernel4x1(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr,
+                                  float[] lanes) {
         int x0 = t * k;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int kv = k - k % L;
@@ -99,27 +115,25 @@ public final class MatMat {
             a2 = load(w, 2 * k + c).fma(v0, a2);
             a3 = load(w, 3 * k + c).fma(v0, a3);
         }
-        store(out, rows, t, r, nr, k, kv, w, x, a0, a1, a2, a3);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        store(out, rows, t, r, nr, k, kv, w, x, lanes, 0);
     }
 
-    /** Stores token t's results for the tile's first {@code nr} rows, adding the scalar tail past {@code kv}. */
+    /**
+     * Stores token t's results for the tile's first {@code nr} rows from the accumulator lanes of
+     * rows 0..3 at {@code lanes[at + i*L ..]}, adding the scalar tail past {@code kv}.
+     */
     private static void store(float[] out, int rows, int t, int r, int nr, int k, int kv, float[] w, float[] x,
-                              FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        int o = t * rows + r;
-        out[o] = finish(a0, w, 0, x, t * k, kv, k);
-        if (nr > 1) {
-            out[o + 1] = finish(a1, w, k, x, t * k, kv, k);
-        }
-        if (nr > 2) {
-            out[o + 2] = finish(a2, w, 2 * k, x, t * k, kv, k);
-        }
-        if (nr > 3) {
-            out[o + 3] = finish(a3, w, 3 * k, x, t * k, kv, k);
+                              float[] lanes, int at) {
+        for (int i = 0; i < nr; i++) {
+            out[t * rows + r + i] = finish(Simd.sumLanes(lanes, at + i * L), w, i * k, x, t * k, kv, k);
         }
     }
 
-    private static float finish(FloatVector acc, float[] w, int wo, float[] x, int xo, int kv, int k) {
-        float s = Simd.sum(acc);
+    private static float finish(float s, float[] w, int wo, float[] x, int xo, int kv, int k) {
         for (int c = kv; c < k; c++) {
             s = Math.fma(w[wo + c], x[xo + c], s);
         }
