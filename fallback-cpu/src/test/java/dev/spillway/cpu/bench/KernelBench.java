@@ -36,6 +36,10 @@ public final class KernelBench {
             types = List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
                     GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
         }
+        if (Boolean.getBoolean("bench.dispatch")) {
+            dispatch(threads);
+            return;
+        }
         boolean matVecOnly = Boolean.getBoolean("bench.matvecOnly");
         boolean matMatOnly = Boolean.getBoolean("bench.matmatOnly");
         System.out.printf("threads=%d vectors=%d-bit %s%n", threads, Simd.F.vectorBitSize(), Runtime.version());
@@ -110,6 +114,25 @@ public final class KernelBench {
                 }
             }
             return best;
+        }
+    }
+
+    /** Round trip of a tiny matmul (64 x 64 F32: two work items), i.e. the pool's dispatch cost. */
+    private static void dispatch(int threads) {
+        MemorySegment data = Arena.global().allocate(4 * 64 * 64, 64); // native, like a mapped file
+        MemorySegment.copy(Quants.quantize(GgmlType.F32, random(64 * 64)), 0, data, 0, data.byteSize());
+        try (CpuBackend backend = new CpuBackend(new CpuBackend.Options(threads));
+             Weight w = backend.loadWeight(new TensorView("w", GgmlType.F32, new long[] {64, 64}, data));
+             Activations in = backend.allocateActivations(1, 64);
+             Activations out = backend.allocateActivations(1, 64)) {
+            for (int round = 0; round < 5; round++) {
+                long start = System.nanoTime();
+                int calls = 200_000;
+                for (int i = 0; i < calls; i++) {
+                    backend.matmul(out, in, w, 1);
+                }
+                System.out.printf("threads=%d: %.2f us per dispatched op%n", threads, (System.nanoTime() - start) / 1e3 / calls);
+            }
         }
     }
 
