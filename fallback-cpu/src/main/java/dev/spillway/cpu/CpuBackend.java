@@ -58,8 +58,8 @@ public final class CpuBackend implements Backend {
 
     /** Output rows per work item of a mat-vec (one token). */
     private static final int MATVEC_CHUNK_ROWS = 32;
-    /** Output rows per work item of a mat-mat: a few decoded tiles. */
-    private static final int MATMAT_CHUNK_ROWS = 4 * MatMat.TILE_ROWS;
+    /** Output rows per work item of a mat-mat: one decoded tile. */
+    private static final int MATMAT_CHUNK_ROWS = MatMat.TILE_ROWS;
     /** Elements per work item of element-wise ops; smaller ops run on the calling thread alone. */
     private static final int ELEMENTWISE_CHUNK = 1 << 14;
 

@@ -8,7 +8,9 @@ import java.util.concurrent.locks.LockSupport;
  * A fixed pool of daemon workers ({@code spillway-cpu-1 ..}) that runs {@link #parallelFor} with the
  * calling thread taking part as worker 0. Built for many small dispatches (a generated token runs a
  * few hundred ops): no allocation per call, items are claimed from one atomic counter, and idle
- * workers spin briefly on a volatile epoch before they park.
+ * workers spin briefly on a volatile epoch before they park. Spinning threads yield after a few
+ * dozen polls, so that more threads than free cores (a busy or shared machine) slow an op down a
+ * little instead of stalling it until the scheduler's next time slice.
  *
  * <p>One {@code parallelFor} at a time: the backend serializes ops. The caller returns only when
  * every worker has finished the current call, so the next call can reuse the shared fields.
@@ -21,8 +23,10 @@ final class WorkerPool implements AutoCloseable {
         void run(int item, int worker);
     }
 
-    /** How long an idle worker spins before it parks. */
+    /** How long an idle worker spins (and yields) before it parks. */
     private static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
+    /** Polls with {@link Thread#onSpinWait} before a spinning thread starts to yield between polls. */
+    private static final int PURE_SPINS = 64;
 
     private final Worker[] workers;
     private final AtomicInteger next = new AtomicInteger();
@@ -90,11 +94,7 @@ final class WorkerPool implements AutoCloseable {
             fail(t);
         }
         for (int spins = 0; pending.get() != 0; spins++) {
-            if (spins < 10_000) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
+            pause(spins);
         }
         this.body = null;
         Throwable f = failure;
@@ -118,6 +118,14 @@ final class WorkerPool implements AutoCloseable {
                 return;
             }
             b.run(i, worker);
+        }
+    }
+
+    private static void pause(int spins) {
+        if (spins < PURE_SPINS) {
+            Thread.onSpinWait();
+        } else {
+            Thread.yield();
         }
     }
 
@@ -185,8 +193,8 @@ final class WorkerPool implements AutoCloseable {
                 if (stopping) {
                     return -1;
                 }
-                if ((spins & 63) != 0 || System.nanoTime() - start < SPIN_NANOS) {
-                    Thread.onSpinWait();
+                if (spins < PURE_SPINS || System.nanoTime() - start < SPIN_NANOS) {
+                    pause(spins);
                     continue;
                 }
                 // Dekker with the dispatcher: it writes epoch then reads parked; we write parked then
@@ -197,6 +205,7 @@ final class WorkerPool implements AutoCloseable {
                 }
                 parked = false;
                 start = System.nanoTime();
+                spins = 0;
             }
         }
     }

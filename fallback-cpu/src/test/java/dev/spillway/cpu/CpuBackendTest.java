@@ -90,7 +90,7 @@ class CpuBackendTest {
         ScalarReference.matMul(type, w.data(), rows, cols, x, 5, expected);
         float[] five = Arrays.copyOfRange(results[0], rows, 6 * rows);
         for (int i = 0; i < five.length; i++) {
-            double bound = (cols + 8) * 0x1p-24 * ScalarReference.absDot(type, w.data(), i % rows, cols, x, i / rows);
+            double bound = (cols + 8) * 0x1p-24 * TestData.errorScale(type, w.data(), i % rows, cols, x, i / rows);
             assertEquals(expected[i], five[i], bound, "element " + i);
             if (i < rows) {
                 assertEquals(expected[i], results[0][i], bound, "mat-vec element " + i);

@@ -31,10 +31,11 @@ public final class Attention {
         int gs = shape.groupSize();
         int e0 = g * hd;
         int h0 = g * gs;
+        float[] lanes = new float[Simd.L];
         for (int p = 0; p < len; p++) {
             int ko = k.decode(p, e0, hd, kBuf);
             for (int j = 0; j < gs; j++) {
-                scores[j * len + p] = VectorOps.dot(q, qOff + (h0 + j) * hd, kBuf, ko, hd) * shape.scale();
+                scores[j * len + p] = VectorOps.dot(q, qOff + (h0 + j) * hd, kBuf, ko, hd, lanes) * shape.scale();
             }
         }
         for (int j = 0; j < gs; j++) {

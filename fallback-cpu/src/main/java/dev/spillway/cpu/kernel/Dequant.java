@@ -1,10 +1,13 @@
 package dev.spillway.cpu.kernel;
 
+import static dev.spillway.cpu.kernel.Simd.B;
 import static dev.spillway.cpu.kernel.Simd.F;
 import static dev.spillway.cpu.kernel.Simd.L;
-import static dev.spillway.cpu.kernel.Simd.bytesToFloats;
+import static dev.spillway.cpu.kernel.Simd.LE;
 import static dev.spillway.cpu.kernel.Simd.half;
-import static dev.spillway.cpu.kernel.Simd.loadBytes;
+import static jdk.incubator.vector.VectorOperators.B2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LSHR;
 
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
@@ -12,7 +15,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * Vectorized block decoding into a float array: the weight tiles of {@link MatMat} and the K/V rows
@@ -101,82 +103,77 @@ public final class Dequant {
     private static void q8_0Block(MemorySegment src, long off, float[] dst, int dOff) {
         float d = half(src, off);
         for (int p = 0; p < 32; p += L) {
-            bytesToFloats(loadBytes(src, off + 2 + p)).mul(d).intoArray(dst, dOff + p);
+            ((FloatVector) ByteVector.fromMemorySegment(B, src, off + 2 + p, LE).convertShape(B2F, F, 0)).mul(d)
+                    .intoArray(dst, dOff + p);
         }
     }
 
-    // block_q4_0: ggml_half d; uint8_t qs[16]; value = (nibble - 8) * d
+    // block_q4_0: ggml_half d; uint8_t qs[16]; element j < 16: low nibble of qs[j], j >= 16: high
+    // nibble of qs[j-16]; value = (nibble - 8) * d
     private static void q4_0Block(MemorySegment src, long off, float[] dst, int dOff) {
         float d = half(src, off);
-        for (int p = 0; p < 16; p += L) {
-            ByteVector q = loadBytes(src, off + 2 + p);
-            bytesToFloats(q.and((byte) 0xF).sub((byte) 8)).mul(d).intoArray(dst, dOff + p);
-            bytesToFloats(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(d).intoArray(dst, dOff + 16 + p);
+        for (int e = 0; e < 32; e += L) {
+            int shift = e < 16 ? 0 : 4;
+            ByteVector q = ByteVector.fromMemorySegment(B, src, off + 2 + (e & 15), LE).reinterpretAsShorts()
+                    .lanewise(LSHR, shift).reinterpretAsBytes().and((byte) 0xF);
+            ((FloatVector) q.sub((byte) 8).convertShape(B2F, F, 0)).mul(d).intoArray(dst, dOff + e);
         }
     }
 
-    // block_q4_1: ggml_half d; ggml_half m; uint8_t qs[16]; value = nibble * d + m
+    // block_q4_1: ggml_half d; ggml_half m; uint8_t qs[16]; nibbles as Q4_0; value = nibble * d + m
     private static void q4_1Block(MemorySegment src, long off, float[] dst, int dOff) {
         float d = half(src, off);
         float m = half(src, off + 2);
-        for (int p = 0; p < 16; p += L) {
-            ByteVector q = loadBytes(src, off + 4 + p);
-            bytesToFloats(q.and((byte) 0xF)).fma(d, m).intoArray(dst, dOff + p);
-            bytesToFloats(q.lanewise(VectorOperators.LSHR, 4)).fma(d, m).intoArray(dst, dOff + 16 + p);
+        for (int e = 0; e < 32; e += L) {
+            int shift = e < 16 ? 0 : 4;
+            ByteVector q = ByteVector.fromMemorySegment(B, src, off + 4 + (e & 15), LE).reinterpretAsShorts()
+                    .lanewise(LSHR, shift).reinterpretAsBytes().and((byte) 0xF);
+            ((FloatVector) q.convertShape(B2F, F, 0)).fma(d, m).intoArray(dst, dOff + e);
         }
     }
 
-    // block_q4_K / block_q5_K: value = (d*sc) * q - dmin*m, sub-block 2k in the low nibbles of
-    // qs[32k..32k+32), 2k+1 in the high ones; Q5_K adds bit s of qh[l] as 16
+    // block_q4_K / block_q5_K: value = (d*sc) * q - dmin*m; sub-block s in the low (even s) or high
+    // (odd s) nibbles of qs[32*(s/2) ..]; Q5_K adds bit s of qh[l] as 16
     private static void q45KBlock(boolean five, MemorySegment src, long off, float[] dst, int dOff) {
         float d = half(src, off);
         float dmin = half(src, off + 2);
         long lo = src.get(Simd.LE_LONG, off + Quants.K_SCALES);
         int hi = src.get(Simd.LE_INT, off + Quants.K_SCALES + 8);
+        long scales = Simd.k4Scales(lo, hi), mins = Simd.k4Mins(lo, hi);
         long qs = off + (five ? Quants.Q5K_QS : Quants.Q4K_QS);
-        for (int k = 0; k < 4; k++) {
-            float s0 = d * Simd.kScale(lo, hi, 2 * k), m0 = -(dmin * Simd.kMin(lo, hi, 2 * k));
-            float s1 = d * Simd.kScale(lo, hi, 2 * k + 1), m1 = -(dmin * Simd.kMin(lo, hi, 2 * k + 1));
+        for (int s = 0; s < 8; s++) {
+            float scale = d * Simd.k4Byte(scales, s);
+            float min = -(dmin * Simd.k4Byte(mins, s));
+            int shift = 4 * (s & 1);
             for (int p = 0; p < 32; p += L) {
-                ByteVector q = loadBytes(src, qs + 32 * k + p);
-                ByteVector q0 = q.and((byte) 0xF);
-                ByteVector q1 = q.lanewise(VectorOperators.LSHR, 4);
-                if (five) {
-                    ByteVector h = loadBytes(src, off + Quants.Q5K_QH + p);
-                    q0 = q0.or(MatVec.fifthBit(h, 2 * k));
-                    q1 = q1.or(MatVec.fifthBit(h, 2 * k + 1));
+                ByteVector q = ByteVector.fromMemorySegment(B, src, qs + 32 * (s >> 1) + p, LE).reinterpretAsShorts()
+                        .lanewise(LSHR, shift).reinterpretAsBytes().and((byte) 0xF);
+                if (five) { // bit s of qh moved to bit 4 (16-bit shifts; the mask drops bits from the other byte)
+                    q = q.or(ByteVector.fromMemorySegment(B, src, off + Quants.Q5K_QH + p, LE).reinterpretAsShorts()
+                            .lanewise(LSHR, s).lanewise(LSHL, 4).reinterpretAsBytes().and((byte) 0x10));
                 }
-                bytesToFloats(q0).fma(s0, m0).intoArray(dst, dOff + 64 * k + p);
-                bytesToFloats(q1).fma(s1, m1).intoArray(dst, dOff + 64 * k + 32 + p);
+                ((FloatVector) q.convertShape(B2F, F, 0)).fma(scale, min).intoArray(dst, dOff + 32 * s + p);
             }
         }
     }
 
-    // block_q6_K: uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d (see MatVec.dotQ6K)
+    // block_q6_K: uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d (layout: MatVec.rowsQ6K)
     private static void q6KBlock(MemorySegment src, long off, float[] dst, int dOff) {
         float d = half(src, off + Quants.Q6K_D);
         for (int h = 0; h < 2; h++) {
-            long ql = off + 64 * h;
-            long qh = off + Quants.Q6K_QH + 32 * h;
-            long sc = off + Quants.Q6K_SCALES + 8 * h;
-            int o = dOff + 128 * h;
-            for (int p = 0; p < 32; p += L) {
-                ByteVector l0 = loadBytes(src, ql + p);
-                ByteVector l32 = loadBytes(src, ql + 32 + p);
-                ByteVector hb = loadBytes(src, qh + p);
-                int g = p / 16;
-                q6Store(l0.and((byte) 0xF), hb.lanewise(VectorOperators.LSHL, 4), d, src, sc + g, dst, o + p);
-                q6Store(l32.and((byte) 0xF), hb.lanewise(VectorOperators.LSHL, 2), d, src, sc + 2 + g, dst, o + 32 + p);
-                q6Store(l0.lanewise(VectorOperators.LSHR, 4), hb, d, src, sc + 4 + g, dst, o + 64 + p);
-                q6Store(l32.lanewise(VectorOperators.LSHR, 4), hb.lanewise(VectorOperators.LSHR, 2), d, src, sc + 6 + g,
-                        dst, o + 96 + p);
+            for (int j = 0; j < 4; j++) {
+                long ql = off + 64 * h + 32 * (j & 1);
+                long qh = off + Quants.Q6K_QH + 32 * h;
+                int lowShift = 4 * (j >> 1);
+                for (int p = 0; p < 32; p += L) {
+                    ByteVector q = ByteVector.fromMemorySegment(B, src, ql + p, LE).reinterpretAsShorts()
+                            .lanewise(LSHR, lowShift).reinterpretAsBytes().and((byte) 0xF)
+                            .or(ByteVector.fromMemorySegment(B, src, qh + p, LE).reinterpretAsShorts()
+                                    .lanewise(LSHR, 2 * j).lanewise(LSHL, 4).reinterpretAsBytes().and((byte) 0x30));
+                    float scale = d * src.get(ValueLayout.JAVA_BYTE, off + Quants.Q6K_SCALES + 8 * h + 2 * j + p / 16);
+                    ((FloatVector) q.sub((byte) 32).convertShape(B2F, F, 0)).mul(scale).intoArray(dst, dOff + 128 * h + 32 * j + p);
+                }
             }
         }
-    }
-
-    private static void q6Store(ByteVector low, ByteVector high, float d, MemorySegment src, long scaleAt, float[] dst,
-                                int at) {
-        FloatVector q = bytesToFloats(low.or(high.and((byte) 0x30)).sub((byte) 32));
-        q.mul(d * src.get(ValueLayout.JAVA_BYTE, scaleAt)).intoArray(dst, at);
     }
 }

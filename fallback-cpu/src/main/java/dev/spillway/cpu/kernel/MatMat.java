@@ -9,9 +9,11 @@ import jdk.incubator.vector.FloatVector;
 
 /**
  * Matrix-matrix product for a batch of tokens (prompt processing): {@code out[t][r] = W[r] . x[t]}.
- * Compute bound, so the cost of decoding is amortized: a tile of {@link #TILE_ROWS} weight rows is
- * decoded into a float scratch, then a register-blocked micro-kernel runs over the tokens, 4 rows x
- * 3 tokens of accumulators, so each loaded vector feeds 3 or 4 FMAs.
+ * Compute bound, so the cost of decoding is amortized: a tile of up to {@link #TILE_ROWS} weight rows
+ * is decoded into a float scratch, then for each group of 3 tokens a register-blocked micro-kernel
+ * (4 rows x 3 tokens of accumulators, so each loaded vector feeds 3 or 4 FMAs) runs over the tile's
+ * 4-row slices; the group's token rows stay in L1/L2 across the slices instead of being streamed
+ * from L3 once per 4 rows.
  *
  * <p>Every (row, token) result is the same sequence of operations whichever micro-kernel computes
  * it, so results do not depend on tiling or on the number of threads.
@@ -20,8 +22,10 @@ public final class MatMat {
     private MatMat() {
     }
 
-    /** Weight rows decoded per tile. */
-    public static final int TILE_ROWS = 4;
+    /** Weight rows decoded per tile: a multiple of {@link #SLICE_ROWS}. */
+    public static final int TILE_ROWS = 16;
+    /** Rows per micro-kernel call. */
+    static final int SLICE_ROWS = 4;
     /** Tokens per micro-kernel call. */
     static final int TILE_TOKENS = 3;
 
@@ -37,18 +41,23 @@ public final class MatMat {
      */
     public static void matMat(GgmlType type, MemorySegment w, long rowBytes, int cols, float[] x, int n,
                               float[] out, int rows, int r0, int r1, float[] tile) {
+        float[] lanes = new float[SLICE_ROWS * TILE_TOKENS * L];
         for (int r = r0; r < r1; r += TILE_ROWS) {
-            int nr = Math.min(TILE_ROWS, r1 - r);
-            for (int i = 0; i < nr; i++) {
+            int tileRows = Math.min(TILE_ROWS, r1 - r);
+            for (int i = 0; i < tileRows; i++) {
                 Dequant.decode(type, w, (r + i) * rowBytes, tile, i * cols, cols);
             }
-            // Rows nr..3 of the tile hold stale values; their results are computed but not stored.
+            // A last slice of fewer than 4 rows reads stale tile rows; their results are not stored.
             int t = 0;
             for (; t + TILE_TOKENS <= n; t += TILE_TOKENS) {
-                kernel4x3(tile, cols, x, t, out, rows, r, nr);
+                for (int i = 0; i < tileRows; i += SLICE_ROWS) {
+                    kernel4x3(tile, i * cols, cols, x, t, out, rows, r + i, Math.min(SLICE_ROWS, tileRows - i), lanes);
+                }
             }
             for (; t < n; t++) {
-                kernel4x1(tile, cols, x, t, out, rows, r, nr);
+                for (int i = 0; i < tileRows; i += SLICE_ROWS) {
+                    kernel4x1(tile, i * cols, cols, x, t, out, rows, r + i, Math.min(SLICE_ROWS, tileRows - i), lanes);
+                }
             }
         }
     }
@@ -57,7 +66,8 @@ public final class MatMat {
         return FloatVector.fromArray(F, a, i);
     }
 
-    private static void kernel4x3(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr) {
+    private static void kernel4x3(float[] w, int wo, int k, float[] x, int t, float[] out, int rows, int r, int nr,
+                                  float[] lanes) {
         int x0 = t * k, x1 = x0 + k, x2 = x1 + k;
         FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00;
         FloatVector a10 = a00, a11 = a00, a12 = a00;
@@ -66,60 +76,72 @@ public final class MatMat {
         int kv = k - k % L;
         for (int c = 0; c < kv; c += L) {
             FloatVector v0 = load(x, x0 + c), v1 = load(x, x1 + c), v2 = load(x, x2 + c);
-            FloatVector w0 = load(w, c);
+            FloatVector w0 = load(w, wo + c);
             a00 = w0.fma(v0, a00);
             a01 = w0.fma(v1, a01);
             a02 = w0.fma(v2, a02);
-            FloatVector w1 = load(w, k + c);
+            FloatVector w1 = load(w, wo + k + c);
             a10 = w1.fma(v0, a10);
             a11 = w1.fma(v1, a11);
             a12 = w1.fma(v2, a12);
-            FloatVector w2 = load(w, 2 * k + c);
+            FloatVector w2 = load(w, wo + 2 * k + c);
             a20 = w2.fma(v0, a20);
             a21 = w2.fma(v1, a21);
             a22 = w2.fma(v2, a22);
-            FloatVector w3 = load(w, 3 * k + c);
+            FloatVector w3 = load(w, wo + 3 * k + c);
             a30 = w3.fma(v0, a30);
             a31 = w3.fma(v1, a31);
             a32 = w3.fma(v2, a32);
         }
-        store(out, rows, t, r, nr, k, kv, w, x, a00, a10, a20, a30);
-        store(out, rows, t + 1, r, nr, k, kv, w, x, a01, a11, a21, a31);
-        store(out, rows, t + 2, r, nr, k, kv, w, x, a02, a12, a22, a32);
+        // lanes: [token j][row i] blocks of L
+        a00.intoArray(lanes, 0);
+        a10.intoArray(lanes, L);
+        a20.intoArray(lanes, 2 * L);
+        a30.intoArray(lanes, 3 * L);
+        a01.intoArray(lanes, 4 * L);
+        a11.intoArray(lanes, 5 * L);
+        a21.intoArray(lanes, 6 * L);
+        a31.intoArray(lanes, 7 * L);
+        a02.intoArray(lanes, 8 * L);
+        a12.intoArray(lanes, 9 * L);
+        a22.intoArray(lanes, 10 * L);
+        a32.intoArray(lanes, 11 * L);
+        for (int j = 0; j < TILE_TOKENS; j++) {
+            store(out, rows, t + j, r, nr, k, kv, w, wo, x, lanes, 4 * j * L);
+        }
     }
 
-    private static void kernel4x1(float[] w, int k, float[] x, int t, float[] out, int rows, int r, int nr) {
+    private static void kernel4x1(float[] w, int wo, int k, float[] x, int t, float[] out, int rows, int r, int nr,
+                                  float[] lanes) {
         int x0 = t * k;
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int kv = k - k % L;
         for (int c = 0; c < kv; c += L) {
             FloatVector v0 = load(x, x0 + c);
-            a0 = load(w, c).fma(v0, a0);
-            a1 = load(w, k + c).fma(v0, a1);
-            a2 = load(w, 2 * k + c).fma(v0, a2);
-            a3 = load(w, 3 * k + c).fma(v0, a3);
+            a0 = load(w, wo + c).fma(v0, a0);
+            a1 = load(w, wo + k + c).fma(v0, a1);
+            a2 = load(w, wo + 2 * k + c).fma(v0, a2);
+            a3 = load(w, wo + 3 * k + c).fma(v0, a3);
         }
-        store(out, rows, t, r, nr, k, kv, w, x, a0, a1, a2, a3);
+        a0.intoArray(lanes, 0);
+        a1.intoArray(lanes, L);
+        a2.intoArray(lanes, 2 * L);
+        a3.intoArray(lanes, 3 * L);
+        store(out, rows, t, r, nr, k, kv, w, wo, x, lanes, 0);
     }
 
-    /** Stores token t's results for the tile's first {@code nr} rows, adding the scalar tail past {@code kv}. */
-    private static void store(float[] out, int rows, int t, int r, int nr, int k, int kv, float[] w, float[] x,
-                              FloatVector a0, FloatVector a1, FloatVector a2, FloatVector a3) {
-        int o = t * rows + r;
-        out[o] = finish(a0, w, 0, x, t * k, kv, k);
-        if (nr > 1) {
-            out[o + 1] = finish(a1, w, k, x, t * k, kv, k);
-        }
-        if (nr > 2) {
-            out[o + 2] = finish(a2, w, 2 * k, x, t * k, kv, k);
-        }
-        if (nr > 3) {
-            out[o + 3] = finish(a3, w, 3 * k, x, t * k, kv, k);
+    /**
+     * Stores token t's results for the tile's first {@code nr} rows from the accumulator lanes of
+     * rows 0..3 at {@code lanes[at + i*L ..]}, adding the scalar tail past {@code kv}.
+     */
+    private static void store(float[] out, int rows, int t, int r, int nr, int k, int kv, float[] w, int wo, float[] x,
+                              float[] lanes, int at) {
+        for (int i = 0; i < nr; i++) {
+            out[t * rows + r + i] = finish(Simd.sumLanes(lanes, at + i * L), w, wo + i * k, x, t * k, kv, k);
         }
     }
 
-    private static float finish(FloatVector acc, float[] w, int wo, float[] x, int xo, int kv, int k) {
-        float s = Simd.sum(acc);
+    private static float finish(float s, float[] w, int wo, float[] x, int xo, int kv, int k) {
         for (int c = kv; c < k; c++) {
             s = Math.fma(w[wo + c], x[xo + c], s);
         }

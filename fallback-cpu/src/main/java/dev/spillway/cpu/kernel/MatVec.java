@@ -1,10 +1,13 @@
 package dev.spillway.cpu.kernel;
 
+import static dev.spillway.cpu.kernel.Simd.B;
 import static dev.spillway.cpu.kernel.Simd.F;
 import static dev.spillway.cpu.kernel.Simd.L;
-import static dev.spillway.cpu.kernel.Simd.bytesToFloats;
+import static dev.spillway.cpu.kernel.Simd.LE;
 import static dev.spillway.cpu.kernel.Simd.half;
-import static dev.spillway.cpu.kernel.Simd.loadBytes;
+import static jdk.incubator.vector.VectorOperators.B2F;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.LSHR;
 
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
@@ -12,13 +15,20 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.ShortVector;
 
 /**
  * Matrix-vector product for one token: {@code out[r] = dot(W[r], x)} with W in its GGUF block
  * format. Memory-bandwidth bound, so each row is decoded straight from the (mapped, unaligned,
- * read-only) segment into vector registers: no temporary buffer. Every dot product ends in the
- * fixed-order {@link Simd#sum}, so a row's result never depends on how rows are split among threads.
+ * read-only) segment into vector registers, no temporary buffer. Each row keeps two accumulators
+ * (alternating blocks or sub-blocks) so that consecutive FMAs do not wait on each other. (Pairing
+ * rows to share the loads of x measured slower: more live registers, and x is in L1 anyway.)
+ *
+ * <p>Each type has one kernel method holding its row loop, block loop and vector code inline, with
+ * no helper that passes vectors: the method is its own JIT compilation unit (too large to be inlined
+ * into a dispatcher), so C2 inlines every Vector API call in it and no vector is ever boxed. Every
+ * dot product ends in the fixed-order {@link Simd#sumLanes}, so a row's result does not depend on
+ * how rows are split among threads or paired, nor on whether the code ran compiled or interpreted.
  */
 public final class MatVec {
     private MatVec() {
@@ -30,234 +40,263 @@ public final class MatVec {
      */
     public static void matVec(GgmlType type, MemorySegment w, long rowBytes, int cols, float[] x, int xOff,
                               float[] out, int outOff, int r0, int r1) {
-        for (int r = r0; r < r1; r++) {
-            out[outOff + r] = dot(type, w, r * rowBytes, cols, x, xOff);
+        if (r0 >= r1) {
+            return;
         }
-    }
-
-    /** One row: {@code W[off..] . x[xOff .. xOff+cols)}. */
-    public static float dot(GgmlType type, MemorySegment w, long off, int cols, float[] x, int xOff) {
-        return switch (type) {
-            case F32 -> dotF32(w, off, x, xOff, cols);
-            case F16 -> dotF16(w, off, x, xOff, cols);
-            case BF16 -> dotBf16(w, off, x, xOff, cols);
-            case Q8_0 -> dotQ8_0(w, off, x, xOff, cols / Quants.QK);
-            case Q4_0 -> dotQ4_0(w, off, x, xOff, cols / Quants.QK);
-            case Q4_1 -> dotQ4_1(w, off, x, xOff, cols / Quants.QK);
-            case Q4_K -> dotQ45K(false, w, off, x, xOff, cols / Quants.QK_K);
-            case Q5_K -> dotQ45K(true, w, off, x, xOff, cols / Quants.QK_K);
-            case Q6_K -> dotQ6K(w, off, x, xOff, cols / Quants.QK_K);
+        switch (type) {
+            case F32 -> rowsF32(w, rowBytes, cols, x, xOff, out, outOff, r0, r1);
+            case F16 -> rowsF16(w, rowBytes, cols, x, xOff, out, outOff, r0, r1);
+            case BF16 -> rowsBf16(w, rowBytes, cols, x, xOff, out, outOff, r0, r1);
+            case Q8_0 -> rowsQ8_0(w, rowBytes, cols / Quants.QK, x, xOff, out, outOff, r0, r1);
+            case Q4_0 -> rowsQ4_0(w, rowBytes, cols / Quants.QK, x, xOff, out, outOff, r0, r1);
+            case Q4_1 -> rowsQ4_1(w, rowBytes, cols / Quants.QK, x, xOff, out, outOff, r0, r1);
+            case Q4_K -> rowsQ45K(false, w, rowBytes, cols / Quants.QK_K, x, xOff, out, outOff, r0, r1);
+            case Q5_K -> rowsQ45K(true, w, rowBytes, cols / Quants.QK_K, x, xOff, out, outOff, r0, r1);
+            case Q6_K -> rowsQ6K(w, rowBytes, cols / Quants.QK_K, x, xOff, out, outOff, r0, r1);
             default -> throw new IllegalArgumentException("no mat-vec kernel for " + type);
-        };
+        }
     }
 
-    private static FloatVector xv(float[] x, int i) {
-        return FloatVector.fromArray(F, x, i);
+    // ---- plain floats: two accumulators over alternating vectors, a scalar tail for cols % L ----
+    // Three near-copies on purpose: one method with a per-vector type test measured 10-20% slower.
+
+    static void rowsF32(MemorySegment w, long rowBytes, int n, float[] x, int xo, float[] out, int oo, int r0, int r1) {
+        float[] lanes = new float[L];
+        int n2 = n - n % (2 * L);
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            int i = 0;
+            for (; i < n2; i += 2 * L) {
+                acc0 = FloatVector.fromMemorySegment(F, w, a + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = FloatVector.fromMemorySegment(F, w, a + 4L * (i + L), LE).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+            }
+            for (; i + L <= n; i += L) {
+                acc0 = FloatVector.fromMemorySegment(F, w, a + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            }
+            acc0.add(acc1).intoArray(lanes, 0);
+            float s = Simd.sumLanes(lanes, 0);
+            for (; i < n; i++) {
+                s = Math.fma(w.get(Simd.LE_FLOAT, a + 4L * i), x[xo + i], s);
+            }
+            out[oo + r] = s;
+        }
     }
 
-    // ---- plain floats: two accumulators, a scalar tail for cols % L ----------------------------
-
-    static float dotF32(MemorySegment w, long off, float[] x, int xo, int n) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
-            a0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, Simd.LE).fma(xv(x, xo + i), a0);
-            a1 = FloatVector.fromMemorySegment(F, w, off + 4L * (i + L), Simd.LE).fma(xv(x, xo + i + L), a1);
+    static void rowsF16(MemorySegment w, long rowBytes, int n, float[] x, int xo, float[] out, int oo, int r0, int r1) {
+        float[] lanes = new float[L];
+        int n2 = n - n % (2 * L);
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            int i = 0;
+            for (; i < n2; i += 2 * L) {
+                acc0 = Simd.halfToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = Simd.halfToFloat(w, a + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+            }
+            for (; i + L <= n; i += L) {
+                acc0 = Simd.halfToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            }
+            acc0.add(acc1).intoArray(lanes, 0);
+            float s = Simd.sumLanes(lanes, 0);
+            for (; i < n; i++) {
+                s = Math.fma(half(w, a + 2L * i), x[xo + i], s);
+            }
+            out[oo + r] = s;
         }
-        if (i + L <= n) {
-            a0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, Simd.LE).fma(xv(x, xo + i), a0);
-            i += L;
-        }
-        float s = Simd.sum(a0.add(a1));
-        for (; i < n; i++) {
-            s = Math.fma(w.get(Simd.LE_FLOAT, off + 4L * i), x[xo + i], s);
-        }
-        return s;
     }
 
-    static float dotF16(MemorySegment w, long off, float[] x, int xo, int n) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
-            a0 = Simd.halfToFloat(w, off + 2L * i).fma(xv(x, xo + i), a0);
-            a1 = Simd.halfToFloat(w, off + 2L * (i + L)).fma(xv(x, xo + i + L), a1);
+    static void rowsBf16(MemorySegment w, long rowBytes, int n, float[] x, int xo, float[] out, int oo, int r0, int r1) {
+        float[] lanes = new float[L];
+        int n2 = n - n % (2 * L);
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            int i = 0;
+            for (; i < n2; i += 2 * L) {
+                acc0 = Simd.bf16ToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = Simd.bf16ToFloat(w, a + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+            }
+            for (; i + L <= n; i += L) {
+                acc0 = Simd.bf16ToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+            }
+            acc0.add(acc1).intoArray(lanes, 0);
+            float s = Simd.sumLanes(lanes, 0);
+            for (; i < n; i++) {
+                s = Math.fma(Quants.bf16ToFloat(w.get(Simd.LE_SHORT, a + 2L * i)), x[xo + i], s);
+            }
+            out[oo + r] = s;
         }
-        if (i + L <= n) {
-            a0 = Simd.halfToFloat(w, off + 2L * i).fma(xv(x, xo + i), a0);
-            i += L;
-        }
-        float s = Simd.sum(a0.add(a1));
-        for (; i < n; i++) {
-            s = Math.fma(half(w, off + 2L * i), x[xo + i], s);
-        }
-        return s;
     }
 
-    static float dotBf16(MemorySegment w, long off, float[] x, int xo, int n) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        int i = 0;
-        for (; i + 2 * L <= n; i += 2 * L) {
-            a0 = Simd.bf16ToFloat(w, off + 2L * i).fma(xv(x, xo + i), a0);
-            a1 = Simd.bf16ToFloat(w, off + 2L * (i + L)).fma(xv(x, xo + i + L), a1);
+    // ---- 32-element blocks: one row at a time, two accumulators over alternating blocks -------
+
+    // block_q8_0: ggml_half d; int8_t qs[32]. Per block: s = sum q*x, then acc += s * d.
+    static void rowsQ8_0(MemorySegment w, long rowBytes, int blocks, float[] x, int xo, float[] out, int oo, int r0, int r1) {
+        float[] lanes = new float[2 * L];
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            for (int k = 0; k < blocks; k++, a += 34) {
+                int xb = xo + 32 * k;
+                FloatVector s = FloatVector.zero(F);
+                for (int p = 0; p < 32; p += L) {
+                    s = ((FloatVector) ByteVector.fromMemorySegment(B, w, a + 2 + p, LE).convertShape(B2F, F, 0))
+                            .fma(FloatVector.fromArray(F, x, xb + p), s);
+                }
+                if ((k & 1) == 0) {
+                    acc0 = s.fma(FloatVector.broadcast(F, half(w, a)), acc0);
+                } else {
+                    acc1 = s.fma(FloatVector.broadcast(F, half(w, a)), acc1);
+                }
+            }
+            acc0.add(acc1).intoArray(lanes, 0);
+            out[oo + r] = Simd.sumLanes(lanes, 0);
         }
-        if (i + L <= n) {
-            a0 = Simd.bf16ToFloat(w, off + 2L * i).fma(xv(x, xo + i), a0);
-            i += L;
-        }
-        float s = Simd.sum(a0.add(a1));
-        for (; i < n; i++) {
-            s = Math.fma(Quants.bf16ToFloat(w.get(Simd.LE_SHORT, off + 2L * i)), x[xo + i], s);
-        }
-        return s;
     }
 
-    // ---- 32-element blocks: two accumulators over alternating blocks -------------------------
-
-    // block_q8_0: ggml_half d; int8_t qs[32]
-    static float dotQ8_0(MemorySegment w, long off, float[] x, int xo, int blocks) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        int b = 0;
-        for (; b + 2 <= blocks; b += 2) {
-            a0 = q8_0Block(w, off + 34L * b, x, xo + 32 * b, a0);
-            a1 = q8_0Block(w, off + 34L * (b + 1), x, xo + 32 * (b + 1), a1);
+    // block_q4_0: ggml_half d; uint8_t qs[16]; element j: low nibble of qs[j], element 16+j: high
+    // nibble; value = (nibble - 8) * d. Per block: s = sum (nibble - 8) * x, then acc += s * d.
+    static void rowsQ4_0(MemorySegment w, long rowBytes, int blocks, float[] x, int xo, float[] out, int oo, int r0, int r1) {
+        float[] lanes = new float[2 * L];
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            for (int k = 0; k < blocks; k++, a += 18) {
+                int xb = xo + 32 * k;
+                FloatVector s = FloatVector.zero(F);
+                for (int p = 0; p < 16; p += L) {
+                    ByteVector q = ByteVector.fromMemorySegment(B, w, a + 2 + p, LE);
+                    s = ((FloatVector) q.and((byte) 0xF).sub((byte) 8).convertShape(B2F, F, 0))
+                            .fma(FloatVector.fromArray(F, x, xb + p), s);
+                    s = ((FloatVector) highNibbles(q).sub((byte) 8).convertShape(B2F, F, 0))
+                            .fma(FloatVector.fromArray(F, x, xb + 16 + p), s);
+                }
+                if ((k & 1) == 0) {
+                    acc0 = s.fma(FloatVector.broadcast(F, half(w, a)), acc0);
+                } else {
+                    acc1 = s.fma(FloatVector.broadcast(F, half(w, a)), acc1);
+                }
+            }
+            acc0.add(acc1).intoArray(lanes, 0);
+            out[oo + r] = Simd.sumLanes(lanes, 0);
         }
-        if (b < blocks) {
-            a0 = q8_0Block(w, off + 34L * b, x, xo + 32 * b, a0);
-        }
-        return Simd.sum(a0.add(a1));
     }
 
-    private static FloatVector q8_0Block(MemorySegment w, long off, float[] x, int xo, FloatVector acc) {
-        FloatVector s = FloatVector.zero(F);
-        for (int p = 0; p < 32; p += L) {
-            s = bytesToFloats(loadBytes(w, off + 2 + p)).fma(xv(x, xo + p), s);
+    // block_q4_1: ggml_half d; ggml_half m; uint8_t qs[16]; value = nibble * d + m, formed per lane.
+    static void rowsQ4_1(MemorySegment w, long rowBytes, int blocks, float[] x, int xo, float[] out, int oo, int r0, int r1) {
+        float[] lanes = new float[2 * L];
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            for (int k = 0; k < blocks; k++, a += 20) {
+                int xb = xo + 32 * k;
+                FloatVector d = FloatVector.broadcast(F, half(w, a)), m = FloatVector.broadcast(F, half(w, a + 2));
+                for (int p = 0; p < 16; p += L) {
+                    ByteVector q = ByteVector.fromMemorySegment(B, w, a + 4 + p, LE);
+                    acc0 = ((FloatVector) q.and((byte) 0xF).convertShape(B2F, F, 0)).fma(d, m)
+                            .fma(FloatVector.fromArray(F, x, xb + p), acc0);
+                    acc1 = ((FloatVector) highNibbles(q).convertShape(B2F, F, 0)).fma(d, m)
+                            .fma(FloatVector.fromArray(F, x, xb + 16 + p), acc1);
+                }
+            }
+            acc0.add(acc1).intoArray(lanes, 0);
+            out[oo + r] = Simd.sumLanes(lanes, 0);
         }
-        return s.fma(FloatVector.broadcast(F, half(w, off)), acc);
     }
 
-    // block_q4_0: ggml_half d; uint8_t qs[16]; element j: low nibble of qs[j], element 16+j: high nibble
-    static float dotQ4_0(MemorySegment w, long off, float[] x, int xo, int blocks) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        int b = 0;
-        for (; b + 2 <= blocks; b += 2) {
-            a0 = q4_0Block(w, off + 18L * b, x, xo + 32 * b, a0);
-            a1 = q4_0Block(w, off + 18L * (b + 1), x, xo + 32 * (b + 1), a1);
-        }
-        if (b < blocks) {
-            a0 = q4_0Block(w, off + 18L * b, x, xo + 32 * b, a0);
-        }
-        return Simd.sum(a0.add(a1));
-    }
-
-    private static FloatVector q4_0Block(MemorySegment w, long off, float[] x, int xo, FloatVector acc) {
-        FloatVector s = FloatVector.zero(F);
-        for (int p = 0; p < 16; p += L) {
-            ByteVector q = loadBytes(w, off + 2 + p);
-            s = bytesToFloats(q.and((byte) 0xF).sub((byte) 8)).fma(xv(x, xo + p), s);
-            s = bytesToFloats(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).fma(xv(x, xo + 16 + p), s);
-        }
-        return s.fma(FloatVector.broadcast(F, half(w, off)), acc);
-    }
-
-    // block_q4_1: ggml_half d; ggml_half m; uint8_t qs[16]; value = nibble*d + m
-    static float dotQ4_1(MemorySegment w, long off, float[] x, int xo, int blocks) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        int b = 0;
-        for (; b + 2 <= blocks; b += 2) {
-            a0 = q4_1Block(w, off + 20L * b, x, xo + 32 * b, a0);
-            a1 = q4_1Block(w, off + 20L * (b + 1), x, xo + 32 * (b + 1), a1);
-        }
-        if (b < blocks) {
-            a0 = q4_1Block(w, off + 20L * b, x, xo + 32 * b, a0);
-        }
-        return Simd.sum(a0.add(a1));
-    }
-
-    private static FloatVector q4_1Block(MemorySegment w, long off, float[] x, int xo, FloatVector acc) {
-        FloatVector d = FloatVector.broadcast(F, half(w, off));
-        FloatVector m = FloatVector.broadcast(F, half(w, off + 2));
-        for (int p = 0; p < 16; p += L) {
-            ByteVector q = loadBytes(w, off + 4 + p);
-            acc = bytesToFloats(q.and((byte) 0xF)).fma(d, m).fma(xv(x, xo + p), acc);
-            acc = bytesToFloats(q.lanewise(VectorOperators.LSHR, 4)).fma(d, m).fma(xv(x, xo + 16 + p), acc);
-        }
-        return acc;
-    }
-
-    // ---- K-quants: 256-element super-blocks -------------------------------------------------
+    // ---- K-quants: 256-element super-blocks --------------------------------------------------
+    // Bit fields are extracted with 16-bit shifts (x86 has no byte shift) and a per-byte mask; every
+    // shift below is small enough that no bit crosses into the masked field from the other byte.
 
     // block_q4_K: ggml_half d; ggml_half dmin; uint8_t scales[12]; uint8_t qs[128]
     // block_q5_K: ggml_half d; ggml_half dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]
-    // qs[32k + l]: low nibble = element 64k + l (sub-block 2k), high nibble = element 64k + 32 + l (2k+1);
-    // Q5_K: bit s of qh[l] is the 5th bit (value 16) of element 32s + l. value = d*sc*q - dmin*m
-    static float dotQ45K(boolean five, MemorySegment w, long off, float[] x, int xo, int blocks) {
+    // qs[32j + l]: low nibble = element 64j + l (sub-block 2j), high nibble = element 64j + 32 + l (2j+1);
+    // Q5_K: bit s of qh[l] is the 5th bit (value 16) of element 32s + l. value = d*sc*q - dmin*m,
+    // formed per lane (one FMA) and multiplied into the accumulator. One row at a time, with two
+    // accumulators (even and odd sub-blocks).
+    static void rowsQ45K(boolean five, MemorySegment w, long rowBytes, int blocks, float[] x, int xo, float[] out, int oo,
+                         int r0, int r1) {
         int blockBytes = five ? 176 : 144;
-        int qsAt = five ? Quants.Q5K_QS : Quants.Q4K_QS;
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        for (int b = 0; b < blocks; b++, off += blockBytes, xo += 256) {
-            float d = half(w, off);
-            float dmin = half(w, off + 2);
-            long lo = w.get(Simd.LE_LONG, off + Quants.K_SCALES);
-            int hi = w.get(Simd.LE_INT, off + Quants.K_SCALES + 8);
-            for (int k = 0; k < 4; k++) {
-                FloatVector s0 = FloatVector.broadcast(F, d * Simd.kScale(lo, hi, 2 * k));
-                FloatVector m0 = FloatVector.broadcast(F, -dmin * Simd.kMin(lo, hi, 2 * k));
-                FloatVector s1 = FloatVector.broadcast(F, d * Simd.kScale(lo, hi, 2 * k + 1));
-                FloatVector m1 = FloatVector.broadcast(F, -dmin * Simd.kMin(lo, hi, 2 * k + 1));
-                for (int p = 0; p < 32; p += L) {
-                    ByteVector q = loadBytes(w, off + qsAt + 32 * k + p);
-                    ByteVector q0 = q.and((byte) 0xF);
-                    ByteVector q1 = q.lanewise(VectorOperators.LSHR, 4);
-                    if (five) {
-                        ByteVector h = loadBytes(w, off + Quants.Q5K_QH + p);
-                        q0 = q0.or(fifthBit(h, 2 * k));
-                        q1 = q1.or(fifthBit(h, 2 * k + 1));
+        int qs = five ? Quants.Q5K_QS : Quants.Q4K_QS;
+        float[] lanes = new float[2 * L];
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            for (int k = 0; k < blocks; k++, a += blockBytes) {
+                float d = half(w, a), dmin = half(w, a + 2);
+                long lo = w.get(Simd.LE_LONG, a + Quants.K_SCALES);
+                int hi = w.get(Simd.LE_INT, a + Quants.K_SCALES + 8);
+                long scales = Simd.k4Scales(lo, hi), mins = Simd.k4Mins(lo, hi);
+                for (int j = 0; j < 4; j++) { // sub-blocks 2j (low nibbles) and 2j+1 (high nibbles)
+                    int x0 = xo + 256 * k + 64 * j;
+                    FloatVector sc0 = FloatVector.broadcast(F, d * Simd.k4Byte(scales, 2 * j));
+                    FloatVector mn0 = FloatVector.broadcast(F, -(dmin * Simd.k4Byte(mins, 2 * j)));
+                    FloatVector sc1 = FloatVector.broadcast(F, d * Simd.k4Byte(scales, 2 * j + 1));
+                    FloatVector mn1 = FloatVector.broadcast(F, -(dmin * Simd.k4Byte(mins, 2 * j + 1)));
+                    for (int p = 0; p < 32; p += L) {
+                        ByteVector q = ByteVector.fromMemorySegment(B, w, a + qs + 32 * j + p, LE);
+                        ByteVector q0 = q.and((byte) 0xF), q1 = highNibbles(q);
+                        if (five) { // ((qh >> s) & 1) << 4 for s = 2j, 2j+1
+                            ShortVector h = ByteVector.fromMemorySegment(B, w, a + Quants.Q5K_QH + p, LE).reinterpretAsShorts();
+                            q0 = q0.or(h.lanewise(LSHR, 2 * j).lanewise(LSHL, 4).reinterpretAsBytes().and((byte) 0x10));
+                            q1 = q1.or(h.lanewise(LSHR, 2 * j + 1).lanewise(LSHL, 4).reinterpretAsBytes().and((byte) 0x10));
+                        }
+                        acc0 = ((FloatVector) q0.convertShape(B2F, F, 0)).fma(sc0, mn0).fma(FloatVector.fromArray(F, x, x0 + p), acc0);
+                        acc1 = ((FloatVector) q1.convertShape(B2F, F, 0)).fma(sc1, mn1).fma(FloatVector.fromArray(F, x, x0 + 32 + p), acc1);
                     }
-                    a0 = bytesToFloats(q0).fma(s0, m0).fma(xv(x, xo + 64 * k + p), a0);
-                    a1 = bytesToFloats(q1).fma(s1, m1).fma(xv(x, xo + 64 * k + 32 + p), a1);
                 }
             }
+            acc0.add(acc1).intoArray(lanes, 0);
+            out[oo + r] = Simd.sumLanes(lanes, 0);
         }
-        return Simd.sum(a0.add(a1));
-    }
-
-    /** {@code ((qh >> s) & 1) << 4}: sub-block s's high bit moved to the value 16. */
-    static ByteVector fifthBit(ByteVector qh, int s) {
-        return (s <= 4 ? qh.lanewise(VectorOperators.LSHL, 4 - s) : qh.lanewise(VectorOperators.LSHR, s - 4)).and((byte) 0x10);
     }
 
     // block_q6_K: uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d
-    // half h, lane l: ql[64h+l] low/high nibble -> elements 128h+l / 128h+64+l, ql[64h+32+l] -> 128h+32+l / 128h+96+l;
-    // their 2 high bits are bits 0-1 / 4-5 and 2-3 / 6-7 of qh[32h+l]; value = d * scales[e/16] * (q - 32)
-    static float dotQ6K(MemorySegment w, long off, float[] x, int xo, int blocks) {
-        FloatVector a0 = FloatVector.zero(F), a1 = a0;
-        for (int b = 0; b < blocks; b++, off += 210, xo += 256) {
-            float d = half(w, off + Quants.Q6K_D);
-            for (int h = 0; h < 2; h++) {
-                long ql = off + 64 * h;
-                long qh = off + Quants.Q6K_QH + 32 * h;
-                long sc = off + Quants.Q6K_SCALES + 8 * h;
-                int xh = xo + 128 * h;
-                for (int p = 0; p < 32; p += L) {
-                    ByteVector l0 = loadBytes(w, ql + p);
-                    ByteVector l32 = loadBytes(w, ql + 32 + p);
-                    ByteVector hb = loadBytes(w, qh + p);
-                    int g = p / 16; // the scale group of lanes p..p+L (L divides 16)
-                    a0 = q6Quarter(l0.and((byte) 0xF), hb.lanewise(VectorOperators.LSHL, 4), d, w, sc + g, x, xh + p, a0);
-                    a1 = q6Quarter(l32.and((byte) 0xF), hb.lanewise(VectorOperators.LSHL, 2), d, w, sc + 2 + g, x, xh + 32 + p, a1);
-                    a0 = q6Quarter(l0.lanewise(VectorOperators.LSHR, 4), hb, d, w, sc + 4 + g, x, xh + 64 + p, a0);
-                    a1 = q6Quarter(l32.lanewise(VectorOperators.LSHR, 4), hb.lanewise(VectorOperators.LSHR, 2), d, w, sc + 6 + g,
-                            x, xh + 96 + p, a1);
+    // Half h, lane l (0..31): ql[64h + l] holds elements 128h + l (low nibble) and 128h + 64 + l
+    // (high nibble); ql[64h + 32 + l] holds 128h + 32 + l and 128h + 96 + l; their high 2 bits are
+    // bits 0-1, 4-5, 2-3, 6-7 of qh[32h + l]. value = d * scales[e/16] * (q - 32).
+    // Per group of L lanes (one scale): acc += ((q - 32) * x) * (d*scale). One row at a time.
+    static void rowsQ6K(MemorySegment w, long rowBytes, int blocks, float[] x, int xo, float[] out, int oo, int r0, int r1) {
+        float[] lanes = new float[2 * L];
+        for (int r = r0; r < r1; r++) {
+            long a = r * rowBytes;
+            FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
+            for (int k = 0; k < blocks; k++, a += 210) {
+                float d = half(w, a + Quants.Q6K_D);
+                for (int h = 0; h < 2; h++) {
+                    long sc = a + Quants.Q6K_SCALES + 8 * h;
+                    int xh = xo + 256 * k + 128 * h;
+                    for (int p = 0; p < 32; p += L) {
+                        ShortVector l0 = ByteVector.fromMemorySegment(B, w, a + 64 * h + p, LE).reinterpretAsShorts();
+                        ShortVector l32 = ByteVector.fromMemorySegment(B, w, a + 64 * h + 32 + p, LE).reinterpretAsShorts();
+                        ShortVector hb = ByteVector.fromMemorySegment(B, w, a + Quants.Q6K_QH + 32 * h + p, LE).reinterpretAsShorts();
+                        ByteVector q0 = l0.reinterpretAsBytes().and((byte) 0xF).or(hb.lanewise(LSHL, 4).reinterpretAsBytes().and((byte) 0x30));
+                        ByteVector q1 = l32.reinterpretAsBytes().and((byte) 0xF).or(hb.lanewise(LSHL, 2).reinterpretAsBytes().and((byte) 0x30));
+                        ByteVector q2 = l0.lanewise(LSHR, 4).reinterpretAsBytes().and((byte) 0xF).or(hb.reinterpretAsBytes().and((byte) 0x30));
+                        ByteVector q3 = l32.lanewise(LSHR, 4).reinterpretAsBytes().and((byte) 0xF).or(hb.lanewise(LSHR, 2).reinterpretAsBytes().and((byte) 0x30));
+                        int g = p / 16;
+                        acc0 = ((FloatVector) q0.sub((byte) 32).convertShape(B2F, F, 0)).mul(FloatVector.fromArray(F, x, xh + p))
+                                .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + g)), acc0);
+                        acc1 = ((FloatVector) q1.sub((byte) 32).convertShape(B2F, F, 0)).mul(FloatVector.fromArray(F, x, xh + 32 + p))
+                                .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + 2 + g)), acc1);
+                        acc0 = ((FloatVector) q2.sub((byte) 32).convertShape(B2F, F, 0)).mul(FloatVector.fromArray(F, x, xh + 64 + p))
+                                .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + 4 + g)), acc0);
+                        acc1 = ((FloatVector) q3.sub((byte) 32).convertShape(B2F, F, 0)).mul(FloatVector.fromArray(F, x, xh + 96 + p))
+                                .fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + 6 + g)), acc1);
+                    }
                 }
             }
+            acc0.add(acc1).intoArray(lanes, 0);
+            out[oo + r] = Simd.sumLanes(lanes, 0);
         }
-        return Simd.sum(a0.add(a1));
     }
 
-    /** {@code acc + (d * scale) * ((low | high & 0x30) - 32) * x}: one Q6_K quarter's L lanes. */
-    private static FloatVector q6Quarter(ByteVector low, ByteVector high, float d, MemorySegment w, long scaleAt,
-                                         float[] x, int xi, FloatVector acc) {
-        FloatVector q = bytesToFloats(low.or(high.and((byte) 0x30)).sub((byte) 32));
-        return q.mul(xv(x, xi)).fma(FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, scaleAt)), acc);
+    /**
+     * {@code (b >>> 4) & 0xF} per byte, shifting 16-bit lanes (one instruction; byte shifts are
+     * emulated on x86). Small and called in hot loops only, so the JIT always inlines it.
+     */
+    static ByteVector highNibbles(ByteVector b) {
+        return b.reinterpretAsShorts().lanewise(LSHR, 4).reinterpretAsBytes().and((byte) 0xF);
     }
 }

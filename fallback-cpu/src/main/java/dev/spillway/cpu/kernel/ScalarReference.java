@@ -31,16 +31,6 @@ public final class ScalarReference {
         }
     }
 
-    /** {@code sum |W[r][c] * x[t][c]|}: the scale of the rounding error of one dot product. */
-    public static double absDot(GgmlType type, MemorySegment w, int r, int cols, float[] x, int t) {
-        float[] row = Quants.dequantize(type, w.asSlice(r * type.bytesFor(cols)), cols);
-        double s = 0;
-        for (int c = 0; c < cols; c++) {
-            s += Math.abs((double) row[c] * x[t * cols + c]);
-        }
-        return s;
-    }
-
     /** Row t: {@code out = x / sqrt(mean(x^2) + eps) * gamma}. */
     public static void rmsNorm(float[] out, float[] x, float[] gamma, int n, int dim, float eps) {
         for (int t = 0; t < n; t++) {

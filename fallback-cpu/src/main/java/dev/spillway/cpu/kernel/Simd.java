@@ -53,49 +53,38 @@ public final class Simd {
         return preferred;
     }
 
-    // Butterfly shuffles for a fixed-order horizontal sum (reduceLanes(ADD) leaves the order of the
-    // additions unspecified, so interpreted and compiled code could round differently).
-    private static final VectorShuffle<Float> X8 = L >= 16 ? VectorShuffle.fromOp(F, i -> i ^ 8) : null;
-    private static final VectorShuffle<Float> X4 = VectorShuffle.fromOp(F, i -> i ^ 4);
-    private static final VectorShuffle<Float> X2 = VectorShuffle.fromOp(F, i -> i ^ 2);
-    private static final VectorShuffle<Float> X1 = VectorShuffle.fromOp(F, i -> i ^ 1);
-
-    /** Sum of the lanes, always added in the same (butterfly) order. */
-    public static float sum(FloatVector v) {
-        if (L >= 16) {
-            v = v.add(v.rearrange(X8));
+    /**
+     * Sum of {@code a[off .. off+L)}, the lanes of a vector stored with {@code intoArray}, added in a
+     * fixed butterfly order: for d = L/2, ..., 1, {@code a[i] += a[i + d]} for i &lt; d.
+     * ({@code reduceLanes(ADD)} leaves the order unspecified, so interpreted and compiled code could
+     * round differently; and kernels pass arrays, not vectors, to helpers so that a helper the JIT
+     * declines to inline never forces a vector to be boxed.) Overwrites the lanes.
+     */
+    public static float sumLanes(float[] a, int off) {
+        for (int d = L / 2; d >= 1; d /= 2) {
+            for (int i = off; i < off + d; i++) {
+                a[i] += a[i + d];
+            }
         }
-        v = v.add(v.rearrange(X4));
-        v = v.add(v.rearrange(X2));
-        v = v.add(v.rearrange(X1));
-        return v.lane(0);
+        return a[off];
     }
 
     /** Swaps lanes 2i and 2i+1 (for interleaved RoPE). */
-    static final VectorShuffle<Float> SWAP_PAIRS = X1;
-
-    /** {@code L} signed bytes at {@code seg[off..]} as floats. */
-    public static FloatVector bytesToFloats(ByteVector b) {
-        return (FloatVector) b.convertShape(VectorOperators.B2F, F, 0);
-    }
-
-    public static ByteVector loadBytes(MemorySegment seg, long off) {
-        return ByteVector.fromMemorySegment(B, seg, off, LE);
-    }
+    static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
 
     /**
-     * {@code L} IEEE half-precision values (little-endian at {@code seg[off..]}) to floats, exactly:
-     * the exponent and mantissa are moved to float position and rebased by 2^112 (which also turns
-     * subnormal halves into normal floats); infinities and NaNs get the float's all-ones exponent.
+     * {@code L} IEEE half-precision values (little-endian at {@code seg[off..]}) to floats, exactly.
+     * The sign-extended half shifted left by 13 has sign, exponent and mantissa in float position
+     * (the three copies of the sign between them are masked off); times 2^112 that rebases the
+     * exponent (15 to 127) and turns subnormal halves into normal floats. Infinities and NaNs
+     * (exponent 31) instead get the float's all-ones exponent.
      */
     public static FloatVector halfToFloat(MemorySegment seg, long off) {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
-        IntVector magnitude = h.and(0x7FFF);
-        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7C00);
-        IntVector bits = finite.blend(shifted.or(0x7F80_0000), special);
-        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+        IntVector bits = h.lanewise(VectorOperators.LSHL, 13).and(0x8FFF_E000);
+        FloatVector finite = bits.reinterpretAsFloats().mul(0x1p112f);
+        VectorMask<Float> special = h.and(0x7C00).compare(VectorOperators.EQ, 0x7C00).cast(F);
+        return finite.blend(bits.or(0x7F80_0000).reinterpretAsFloats(), special);
     }
 
     /** {@code L} bfloat16 values at {@code seg[off..]} to floats (the top 16 bits of an F32). */
@@ -109,22 +98,31 @@ public final class Simd {
     }
 
     /**
-     * The 6-bit scale of sub-block {@code j} of a Q4_K/Q5_K block, from its {@code scales[12]} read
-     * as {@code lo} = bytes 0..7 and {@code hi} = bytes 8..11 (little-endian):
-     * j &lt; 4: {@code scales[j] & 63}; j &ge; 4: {@code scales[j+4] & 0xF | (scales[j-4] >> 6) << 4}.
+     * The eight 6-bit scales of a Q4_K/Q5_K block, one per byte of the result (sub-block j in byte
+     * j), from its {@code scales[12]} read as {@code lo} = bytes 0..7 and {@code hi} = bytes 8..11
+     * (little-endian). ggml's {@code get_scale_min_k4} packing, four bytes at a time: for j &lt; 4,
+     * {@code sc = scales[j] & 63}; for j &ge; 4, {@code sc = scales[j+4] & 0xF | (scales[j-4] >> 6) << 4}.
      */
-    public static int kScale(long lo, int hi, int j) {
-        if (j < 4) {
-            return (int) (lo >>> (8 * j)) & 63;
-        }
-        return (hi >>> (8 * (j - 4))) & 0xF | ((int) (lo >>> (8 * (j - 4) + 6)) & 3) << 4;
+    public static long k4Scales(long lo, int hi) {
+        int w0 = (int) lo;
+        int low = w0 & 0x3F3F3F3F;
+        int high = hi & 0x0F0F0F0F | ((w0 >>> 6) & 0x03030303) << 4;
+        return low & 0xFFFFFFFFL | (long) high << 32;
     }
 
-    /** The 6-bit min of sub-block {@code j}: j &lt; 4: {@code scales[j+4] & 63}; else {@code scales[j+4] >> 4 | (scales[j] >> 6) << 4}. */
-    public static int kMin(long lo, int hi, int j) {
-        if (j < 4) {
-            return (int) (lo >>> (8 * (j + 4))) & 63;
-        }
-        return (hi >>> (8 * (j - 4) + 4)) & 0xF | ((int) (lo >>> (8 * j + 6)) & 3) << 4;
+    /**
+     * The eight 6-bit mins, one per byte, as {@link #k4Scales}: for j &lt; 4, {@code m = scales[j+4] & 63};
+     * for j &ge; 4, {@code m = scales[j+4] >> 4 | (scales[j] >> 6) << 4}.
+     */
+    public static long k4Mins(long lo, int hi) {
+        int w1 = (int) (lo >>> 32);
+        int low = w1 & 0x3F3F3F3F;
+        int high = (hi >>> 4) & 0x0F0F0F0F | ((w1 >>> 6) & 0x03030303) << 4;
+        return low & 0xFFFFFFFFL | (long) high << 32;
+    }
+
+    /** Byte {@code j} of a packed {@link #k4Scales} / {@link #k4Mins} value. */
+    public static int k4Byte(long packed, int j) {
+        return (int) (packed >>> (8 * j)) & 0xFF;
     }
 }

@@ -16,14 +16,15 @@ public final class VectorOps {
         return FloatVector.fromArray(F, a, i);
     }
 
-    /** {@code a[ao..ao+n) . b[bo..bo+n)}. */
-    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+    /** {@code a[ao..ao+n) . b[bo..bo+n)}; {@code lanes} is scratch of {@code L} floats. */
+    public static float dot(float[] a, int ao, float[] b, int bo, int n, float[] lanes) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (; i + L <= n; i += L) {
             acc = load(a, ao + i).fma(load(b, bo + i), acc);
         }
-        float s = Simd.sum(acc);
+        acc.intoArray(lanes, 0);
+        float s = Simd.sumLanes(lanes, 0);
         for (; i < n; i++) {
             s = Math.fma(a[ao + i], b[bo + i], s);
         }
@@ -47,7 +48,7 @@ public final class VectorOps {
      * values (little-endian) at {@code gamma[0..]}. {@code out} may be {@code in}.
      */
     public static void rmsNorm(float[] out, int oo, float[] in, int io, MemorySegment gamma, int dim, float eps) {
-        float ss = dot(in, io, in, io, dim);
+        float ss = dot(in, io, in, io, dim, new float[L]);
         float scale = (float) (1.0 / Math.sqrt((double) ss / dim + eps));
         int i = 0;
         for (; i + L <= dim; i += L) {
@@ -77,7 +78,9 @@ public final class VectorOps {
             e.intoArray(a, off + i);
             vsum = vsum.add(e);
         }
-        float sum = Simd.sum(vsum);
+        float[] lanes = new float[L];
+        vsum.intoArray(lanes, 0);
+        float sum = Simd.sumLanes(lanes, 0);
         for (; i < n; i++) {
             float e = (float) Math.exp(a[off + i] - max);
             a[off + i] = e;

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Random;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShuffle;
 import org.junit.jupiter.api.Test;
 
 class SimdTest {
@@ -20,33 +22,33 @@ class SimdTest {
     }
 
     @Test
-    void sumAddsInButterflyOrder() {
-        float[] v = new float[Simd.L];
-        for (int i = 0; i < v.length; i++) {
-            v[i] = (i % 3 == 0 ? 1e8f : 1f) * (i + 1) * (i % 2 == 0 ? 1 : -1) + 0.3f * i;
-        }
-        float[] w = v.clone(); // butterfly: w[i] += w[i ^ d] for d = L/2 .. 1, then lane 0
-        for (int d = Simd.L / 2; d >= 1; d /= 2) {
-            float[] next = new float[w.length];
-            for (int i = 0; i < w.length; i++) {
-                next[i] = w[i] + w[i ^ d];
+    void sumLanesEqualsLaneZeroOfAVectorButterfly() {
+        Random r = new Random(4);
+        for (int round = 0; round < 100; round++) {
+            float[] v = new float[Simd.L];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(12) - 6)); // mixed magnitudes: order matters
             }
-            w = next;
+            FloatVector b = FloatVector.fromArray(Simd.F, v, 0);
+            for (int d = Simd.L / 2; d >= 1; d /= 2) {
+                int dd = d;
+                b = b.add(b.rearrange(VectorShuffle.fromOp(Simd.F, i -> i ^ dd)));
+            }
+            assertEquals(Float.floatToIntBits(b.lane(0)), Float.floatToIntBits(Simd.sumLanes(v.clone(), 0)));
         }
-        assertEquals(w[0], Simd.sum(FloatVector.fromArray(Simd.F, v, 0)));
     }
 
     @Test
     void kQuantScaleUnpackingMatchesTheScalarCodec() {
-        byte[] scales = {0x41, 0x02, (byte) 0xC3, 0x3F, (byte) 0x85, 0x06, 0x47, (byte) 0xF0, 0x21, 0x43, 0x65, (byte) 0x87};
-        MemorySegment seg = MemorySegment.ofArray(scales);
-        long lo = seg.get(Simd.LE_LONG, 0);
-        int hi = seg.get(Simd.LE_INT, 8);
+        byte[] packed = {0x41, 0x02, (byte) 0xC3, 0x3F, (byte) 0x85, 0x06, 0x47, (byte) 0xF0, 0x21, 0x43, 0x65, (byte) 0x87};
+        MemorySegment seg = MemorySegment.ofArray(packed);
+        long scales = Simd.k4Scales(seg.get(Simd.LE_LONG, 0), seg.get(Simd.LE_INT, 8));
+        long mins = Simd.k4Mins(seg.get(Simd.LE_LONG, 0), seg.get(Simd.LE_INT, 8));
         int[] sm = new int[2];
         for (int j = 0; j < 8; j++) {
             dev.spillway.engine.tensor.Quants.scaleMinK4(seg, 0, j, sm);
-            assertEquals(sm[0], Simd.kScale(lo, hi, j), "scale " + j);
-            assertEquals(sm[1], Simd.kMin(lo, hi, j), "min " + j);
+            assertEquals(sm[0], Simd.k4Byte(scales, j), "scale " + j);
+            assertEquals(sm[1], Simd.k4Byte(mins, j), "min " + j);
         }
     }
 }

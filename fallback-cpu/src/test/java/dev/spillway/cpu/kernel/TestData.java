@@ -39,4 +39,34 @@ public final class TestData {
         }
         return seg;
     }
+
+    /**
+     * The scale of the rounding error of the float dot product {@code W[r] . x[t]}: the sum of the
+     * magnitudes of the terms the kernels add. For plain and symmetric types that is
+     * {@code sum |w_c x_c|}; the types with a block minimum (Q4_1, Q4_K, Q5_K) are computed as
+     * {@code scale * sum q x - min * sum x}, whose two parts can cancel, so both count:
+     * {@code sum (|w_c - min_c| + |min_c|) |x_c|}.
+     */
+    public static double errorScale(GgmlType type, MemorySegment w, int r, int cols, float[] x, int t) {
+        long rowOff = r * type.bytesFor(cols);
+        float[] row = Quants.dequantize(type, w.asSlice(rowOff), cols);
+        double s = 0;
+        int[] sm = new int[2];
+        for (int c = 0; c < cols; c++) {
+            double min = switch (type) {
+                case Q4_1 -> Float.float16ToFloat(w.get(LE_SHORT, rowOff + 20L * (c / 32) + 2));
+                case Q4_K, Q5_K -> {
+                    long block = rowOff + (long) type.blockBytes() * (c / 256);
+                    Quants.scaleMinK4(w, block + Quants.K_SCALES, c % 256 / 32, sm);
+                    yield -Float.float16ToFloat(w.get(LE_SHORT, block + 2)) * sm[1];
+                }
+                default -> 0;
+            };
+            s += (Math.abs(row[c] - min) + Math.abs(min)) * Math.abs(x[t * cols + c]);
+        }
+        return s;
+    }
+
+    private static final ValueLayout.OfShort LE_SHORT =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 }

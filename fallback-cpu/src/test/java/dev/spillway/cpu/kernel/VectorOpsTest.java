@@ -133,7 +133,7 @@ class VectorOpsTest {
                 ref += (double) a[2 + i] * b[5 + i];
                 abs += Math.abs((double) a[2 + i] * b[5 + i]);
             }
-            assertEquals(ref, VectorOps.dot(a, 2, b, 5, n), (n + 4) * 0x1p-24 * abs);
+            assertEquals(ref, VectorOps.dot(a, 2, b, 5, n, new float[Simd.L]), (n + 4) * 0x1p-24 * abs);
             float[] y = b.clone();
             VectorOps.axpy(0.5f, a, 2, y, 5, n);
             for (int i = 0; i < n + 5; i++) {
