@@ -26,11 +26,37 @@ public record RopeSpec(Style style, int rotatedDims, float freqBase, float freqS
         if (freqFactors != null && freqFactors.length != rotatedDims / 2) {
             throw new IllegalArgumentException("rope_freqs has " + freqFactors.length + " factors, expected " + rotatedDims / 2);
         }
+        freqFactors = freqFactors == null ? null : freqFactors.clone();
+    }
+
+    /** A copy of the per-pair divisors, or null. */
+    @Override
+    public float[] freqFactors() {
+        return freqFactors == null ? null : freqFactors.clone();
+    }
+
+    /** Compares the factors by content, so backends can cache tables per spec. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof RopeSpec r && style == r.style && rotatedDims == r.rotatedDims
+                && Float.compare(freqBase, r.freqBase) == 0 && Float.compare(freqScale, r.freqScale) == 0
+                && java.util.Arrays.equals(freqFactors, r.freqFactors);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(style, rotatedDims, freqBase, freqScale) * 31 + java.util.Arrays.hashCode(freqFactors);
+    }
+
+    @Override
+    public String toString() {
+        return "RopeSpec[" + style + ", dims " + rotatedDims + ", base " + freqBase + ", scale " + freqScale
+                + (freqFactors == null ? "" : ", " + freqFactors.length + " freq factors") + "]";
     }
 
     /** The angle per unit position of pair {@code i}. Backends precompute these once. */
     public double inverseFrequency(int pair) {
         double f = freqScale * Math.pow(freqBase, -2.0 * pair / rotatedDims);
-        return freqFactors == null ? f : f / freqFactors[pair];
+        return freqFactors == null ? f : f / freqFactors[pair];   // the field, not the copying accessor
     }
 }
