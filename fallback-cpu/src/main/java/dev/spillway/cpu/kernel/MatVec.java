@@ -25,10 +25,12 @@ import jdk.incubator.vector.ShortVector;
  * rows to share the loads of x measured slower: more live registers, and x is in L1 anyway.)
  *
  * <p>Each type has one kernel method holding its row loop, block loop and vector code inline, with
- * no helper that passes vectors: the method is its own JIT compilation unit (too large to be inlined
- * into a dispatcher), so C2 inlines every Vector API call in it and no vector is ever boxed. Every
- * dot product ends in the fixed-order {@link Simd#sumLanes}, so a row's result does not depend on
- * how rows are split among threads or paired, nor on whether the code ran compiled or interpreted.
+ * no helper that takes or returns vectors. C2 compiles such a method as its own unit (once compiled
+ * it is too big to be inlined into the switch that dispatches to it), so every Vector API call in it
+ * is intrinsified and no vector is boxed; a dispatcher that inlined several types' kernels would run
+ * out of inlining budget half-way through one of them. Every dot product ends in the fixed-order
+ * {@link Simd#sumLanes}, so a row's result does not depend on how rows are split among threads, nor
+ * on whether the code ran compiled or interpreted.
  */
 public final class MatVec {
     private MatVec() {
