@@ -70,11 +70,11 @@ public final class MatVec {
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
             int i = 0;
             for (; i < n2; i += 2 * L) {
-                acc0 = FloatVector.fromMemorySegment(F, w, a + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
-                acc1 = FloatVector.fromMemorySegment(F, w, a + 4L * (i + L), LE).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+                acc0 = Simd.loadFloats(w, a + 4L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = Simd.loadFloats(w, a + 4L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
             }
             for (; i + L <= n; i += L) {
-                acc0 = FloatVector.fromMemorySegment(F, w, a + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc0 = Simd.loadFloats(w, a + 4L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
             }
             acc0.add(acc1).intoArray(lanes, 0);
             float s = Simd.sumLanes(lanes, 0);
