@@ -25,10 +25,12 @@ import jdk.incubator.vector.ShortVector;
  * rows to share the loads of x measured slower: more live registers, and x is in L1 anyway.)
  *
  * <p>Each type has one kernel method holding its row loop, block loop and vector code inline, with
- * no helper that passes vectors: the method is its own JIT compilation unit (too large to be inlined
- * into a dispatcher), so C2 inlines every Vector API call in it and no vector is ever boxed. Every
- * dot product ends in the fixed-order {@link Simd#sumLanes}, so a row's result does not depend on
- * how rows are split among threads or paired, nor on whether the code ran compiled or interpreted.
+ * no helper that takes or returns vectors. C2 compiles such a method as its own unit (once compiled
+ * it is too big to be inlined into the switch that dispatches to it), so every Vector API call in it
+ * is intrinsified and no vector is boxed; a dispatcher that inlined several types' kernels would run
+ * out of inlining budget half-way through one of them. Every dot product ends in the fixed-order
+ * {@link Simd#sumLanes}, so a row's result does not depend on how rows are split among threads, nor
+ * on whether the code ran compiled or interpreted.
  */
 public final class MatVec {
     private MatVec() {
@@ -68,11 +70,11 @@ public final class MatVec {
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
             int i = 0;
             for (; i < n2; i += 2 * L) {
-                acc0 = FloatVector.fromMemorySegment(F, w, a + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
-                acc1 = FloatVector.fromMemorySegment(F, w, a + 4L * (i + L), LE).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+                acc0 = Simd.loadFloats(w, a + 4L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = Simd.loadFloats(w, a + 4L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
             }
             for (; i + L <= n; i += L) {
-                acc0 = FloatVector.fromMemorySegment(F, w, a + 4L * i, LE).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc0 = Simd.loadFloats(w, a + 4L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
             }
             acc0.add(acc1).intoArray(lanes, 0);
             float s = Simd.sumLanes(lanes, 0);

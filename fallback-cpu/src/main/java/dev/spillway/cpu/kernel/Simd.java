@@ -19,7 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>{@link #F} is the platform's preferred float species, kept between 256 and 512 bits: the
  * kernels need {@code L = F.length()} to divide 16 (a Q6_K scale group) and a byte species with
  * {@code L} lanes for byte-to-float conversion, which needs at least 64 bits. (A 128-bit-only machine
- * gets 256-bit vectors, correct but not native.) {@link #B}, {@link #S} and {@link #I} are the byte,
+ * gets 256-bit vectors, correct but not native. Memory is read little-endian, as the x86 and
+ * AArch64 platforms of the Vector API are.) {@link #B}, {@link #S} and {@link #I} are the byte,
  * short and int species with the same lane count, so each conversion to floats is lane-for-lane.
  */
 public final class Simd {
@@ -35,12 +36,22 @@ public final class Simd {
     public static final VectorSpecies<Short> S = ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(16 * L));
     /** {@code L} ints, the same shape as {@link #F}. */
     public static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    /** The bytes of one {@link #F} vector (4L lanes). */
+    private static final VectorSpecies<Byte> F_BYTES = F.withLanes(byte.class);
+    /** The bytes of one {@link #S} vector (2L lanes). */
+    private static final VectorSpecies<Byte> S_BYTES = S.withLanes(byte.class);
 
     public static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     public static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     public static final ValueLayout.OfInt LE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
     public static final ValueLayout.OfLong LE_LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
     public static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    static {
+        if (java.nio.ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw new ExceptionInInitializerError("the cpu kernels assume a little-endian platform");
+        }
+    }
 
     private static VectorSpecies<Float> pickFloatSpecies() {
         VectorSpecies<Float> preferred = FloatVector.SPECIES_PREFERRED;
@@ -80,7 +91,7 @@ public final class Simd {
      * (exponent 31) instead get the float's all-ones exponent.
      */
     public static FloatVector halfToFloat(MemorySegment seg, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector h = (IntVector) loadShorts(seg, off).convertShape(VectorOperators.S2I, I, 0);
         IntVector bits = h.lanewise(VectorOperators.LSHL, 13).and(0x8FFF_E000);
         FloatVector finite = bits.reinterpretAsFloats().mul(0x1p112f);
         VectorMask<Float> special = h.and(0x7C00).compare(VectorOperators.EQ, 0x7C00).cast(F);
@@ -89,8 +100,23 @@ public final class Simd {
 
     /** {@code L} bfloat16 values at {@code seg[off..]} to floats (the top 16 bits of an F32). */
     public static FloatVector bf16ToFloat(MemorySegment seg, long off) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, seg, off, LE).convertShape(VectorOperators.S2I, I, 0);
+        IntVector h = (IntVector) loadShorts(seg, off).convertShape(VectorOperators.S2I, I, 0);
         return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * {@code L} little-endian floats at {@code seg[off..]}. Loaded as bytes and reinterpreted (free,
+     * and right on little-endian platforms, i.e. every Vector API platform): a float load from a
+     * segment backed by a {@code byte[]} is not intrinsified by JDK 25 and runs ~15x slower, a byte
+     * load is, for heap and native segments alike.
+     */
+    public static FloatVector loadFloats(MemorySegment seg, long off) {
+        return ByteVector.fromMemorySegment(F_BYTES, seg, off, LE).reinterpretAsFloats();
+    }
+
+    /** {@code L} little-endian shorts at {@code seg[off..]}, loaded as bytes (see {@link #loadFloats}). */
+    static ShortVector loadShorts(MemorySegment seg, long off) {
+        return ByteVector.fromMemorySegment(S_BYTES, seg, off, LE).reinterpretAsShorts();
     }
 
     public static float half(MemorySegment seg, long off) {

@@ -52,7 +52,7 @@ public final class VectorOps {
         float scale = (float) (1.0 / Math.sqrt((double) ss / dim + eps));
         int i = 0;
         for (; i + L <= dim; i += L) {
-            FloatVector g = FloatVector.fromMemorySegment(F, gamma, 4L * i, Simd.LE);
+            FloatVector g = Simd.loadFloats(gamma, 4L * i);
             load(in, io + i).mul(scale).mul(g).intoArray(out, oo + i);
         }
         for (; i < dim; i++) {
