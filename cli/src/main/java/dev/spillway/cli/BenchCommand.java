@@ -94,7 +94,12 @@ final class BenchCommand implements Callable<Integer> {
                 SplittableRandom rng = new SplittableRandom(42);
                 int vocab = model.config().vocabSize();
 
-                ctx.evaluate(randomTokens(rng, vocab, Math.min(8, promptTokens)));   // warm-up
+                // Warm-up, as llama-bench does: one prompt and a few single tokens, so that the JIT has
+                // compiled the kernels before anything is timed.
+                ctx.evaluate(randomTokens(rng, vocab, promptTokens));
+                for (int i = 0; i < 4; i++) {
+                    ctx.evaluate(randomTokens(rng, vocab, 1));
+                }
                 double[] pp = new double[repetitions];
                 double[] tg = new double[repetitions];
                 for (int r = 0; r < repetitions; r++) {
