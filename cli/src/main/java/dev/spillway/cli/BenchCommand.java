@@ -82,7 +82,7 @@ final class BenchCommand implements Callable<Integer> {
         for (Path p : targets) {
             try (Model model = Model.load(p, params);
                  Context ctx = model.newContext(ContextParams.defaults()
-                         .withContextSize(promptTokens + genTokens + 1).withBatchSize(promptTokens))) {
+                         .withContextSize(promptTokens + Math.max(genTokens, 4) + 1).withBatchSize(promptTokens))) {
                 long size = model.file().tensors().stream().mapToLong(t -> t.byteSize()).sum();
                 long parameters = model.file().tensors().stream()
                         .mapToLong(t -> java.util.Arrays.stream(t.shape()).reduce(1, Math::multiplyExact)).sum();
