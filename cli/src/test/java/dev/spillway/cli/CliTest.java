@@ -55,6 +55,23 @@ class CliTest {
     }
 
     @Test
+    void benchMeasuresPromptAndGenerationAndWritesJson() throws Exception {
+        Path json = dir.resolve("bench.json");
+        Run r = run("bench", TestModels.stories260K().toString(), "-p", "8", "-n", "4", "-r", "2", "-t", "1",
+                "--json", json.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().lines().anyMatch(l -> l.contains(" pp8 ")), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.contains(" tg4 ")), r.out());
+        var results = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
+        assertEquals(2, results.size());
+        for (var result : results) {
+            assertTrue(result.get("tokensPerSecond").asDouble() > 0, result.toString());
+            assertEquals(1, result.get("threads").asInt());
+        }
+        assertEquals("F32", results.get(0).get("type").asText());
+    }
+
+    @Test
     void badFlagValuesAreUsageErrors() {
         Run r = run("run", "x.gguf", "hi", "--ctx-size", "many");
         assertEquals(2, r.code());
