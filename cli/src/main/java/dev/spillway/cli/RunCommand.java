@@ -72,23 +72,23 @@ final class RunCommand implements Callable<Integer> {
         String text = prompt != null ? prompt : DEFAULT_PROMPT;
         ContextParams contextParams = contextOptions.toParams().withSampling(samplingOptions.toParams());
 
-        try (ProgressBar bar = ProgressBar.forTerminal(err, "loading");
-             Model m = Model.load(modelPath, modelOptions.toParams(), bar::update)) {
-            bar.close();
-            try (Context ctx = m.newContext(contextParams)) {
-                int maxTokens = nPredict < 0 ? ctx.contextSize() : nPredict;
-                out.print(text);
+        Model loaded;
+        try (ProgressBar bar = ProgressBar.forTerminal(err, "loading")) {
+            loaded = Model.load(modelPath, modelOptions.toParams(), bar::update);
+        }
+        try (Model m = loaded; Context ctx = m.newContext(contextParams)) {
+            int maxTokens = nPredict < 0 ? ctx.contextSize() : nPredict;
+            out.print(text);
+            out.flush();
+            GenerationResult r = ctx.generate(text, maxTokens, (id, piece) -> {
+                out.print(piece);
                 out.flush();
-                GenerationResult r = ctx.generate(text, maxTokens, (id, piece) -> {
-                    out.print(piece);
-                    out.flush();
-                });
-                out.println();
-                out.flush();
-                printStats(err, r);
-                if (verbose) {
-                    err.print("spillway: memory\n" + ctx.memoryInfo().describe());
-                }
+            });
+            out.println();
+            out.flush();
+            printStats(err, r);
+            if (verbose) {
+                err.print("spillway: memory\n" + ctx.memoryInfo().describe());
             }
         }
         return 0;
