@@ -88,6 +88,22 @@ class OpenClModelTest {
         compare(file, GgmlType.F16, n -> placed, output.equals("d") ? device : cpu, "split " + layers + "/" + output);
     }
 
+    /** Layers on opencl:0 and opencl:1 (PoCL offers two devices under POCL_DEVICES="pthread pthread"). */
+    @org.junit.jupiter.api.Test
+    void layersSplitOverTwoOpenClDevicesMatchTheCpu() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(OpenClBackend.devices().size() >= 2,
+                "skipping: one OpenCL device only (the offload tests set POCL_DEVICES=\"pthread pthread\")");
+        SyntheticLlama.Spec s = TestModels.tiny(GgmlType.Q6_K);
+        SyntheticLlama.Spec spec = new SyntheticLlama.Spec(s.embeddingDim(), 3, s.feedForwardDim(), s.headCount(),
+                s.kvHeadCount(), s.vocabSize(), s.contextLength(), s.weightType(), false, 9);
+        Path file = TestModels.write(spec, dir);
+        try (DeviceBackend second = OpenClBackend.create(1, DeviceBackend.Options.defaults())) {
+            assertEquals("opencl:1", second.name());
+            compare(file, GgmlType.Q8_0, n -> List.of(device, second, device), second, "opencl:0 / opencl:1");
+            assertEquals(0, second.allocatedBytes());
+        }
+    }
+
     private static List<Backend> all(int n, Backend b) {
         return java.util.Collections.nCopies(n, b);
     }
