@@ -6,6 +6,7 @@ import dev.spillway.bindings.Availability;
 import dev.spillway.bindings.CStrings;
 import dev.spillway.bindings.DeviceMemory;
 import dev.spillway.bindings.GpuMemoryError;
+import dev.spillway.bindings.KernelDriver;
 import dev.spillway.bindings.NativeException;
 import dev.spillway.bindings.OutParams;
 import java.lang.foreign.Arena;
@@ -23,7 +24,7 @@ import java.lang.foreign.ValueLayout;
  * (the offload module's {@code CudaRuntime}) release them. Most calls need a current context on the
  * calling thread ({@link #setCurrent}).
  */
-public final class Cuda {
+public final class Cuda implements KernelDriver {
     public static final String API = "cuda";
     public static final String SONAME = "libcuda.so.1";
 
@@ -36,6 +37,11 @@ public final class Cuda {
     /** Loads {@code libcuda.so.1} (the NVIDIA driver's), or says why it cannot be used. */
     public static Availability<Cuda> load() {
         return Availability.load(Cuda::new, SONAME);
+    }
+
+    @Override
+    public String api() {
+        return API;
     }
 
     // ---- the status checker ------------------------------------------------------------------
@@ -132,6 +138,7 @@ public final class Cuda {
     }
 
     /** Free and total memory of the current context's device. */
+    @Override
     public DeviceMemory memoryInfo() {
         long[] freeTotal = OutParams.i64Pair((free, total) -> check(cuMemGetInfo_v2(free, total), "cuMemGetInfo_v2"));
         return new DeviceMemory(freeTotal[0], freeTotal[1]);
@@ -146,26 +153,31 @@ public final class Cuda {
         check(cuStreamDestroy_v2(stream), "cuStreamDestroy_v2");
     }
 
+    @Override
     public void synchronize(MemorySegment stream) {
         check(cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
 
     // ---- memory ------------------------------------------------------------------------------
 
+    @Override
     public long allocate(long bytes) {
         return OutParams.i64(out -> check(cuMemAlloc_v2(out, bytes), "cuMemAlloc_v2(" + bytes + " bytes)", bytes));
     }
 
+    @Override
     public void free(long pointer) {
         check(cuMemFree_v2(pointer), "cuMemFree_v2");
     }
 
     /** Host to device on {@code stream}; pageable {@code src} may be reused when this returns (the driver stages it). */
+    @Override
     public void copyToDevice(long dst, MemorySegment src, long bytes, MemorySegment stream) {
         check(cuMemcpyHtoDAsync_v2(dst, src, bytes, stream), "cuMemcpyHtoDAsync_v2(" + bytes + " bytes)");
     }
 
     /** Device to host on {@code stream}; synchronize the stream before reading {@code dst}. */
+    @Override
     public void copyToHost(MemorySegment dst, long src, long bytes, MemorySegment stream) {
         check(cuMemcpyDtoHAsync_v2(dst, src, bytes, stream), "cuMemcpyDtoHAsync_v2(" + bytes + " bytes)");
     }
@@ -196,6 +208,7 @@ public final class Cuda {
         check(cuModuleUnload(module), "cuModuleUnload");
     }
 
+    @Override
     public MemorySegment function(MemorySegment module, String name) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cName = arena.allocateFrom(name);
@@ -204,6 +217,7 @@ public final class Cuda {
     }
 
     /** {@code cuLaunchKernel} with {@code params} a {@code void**} of pointers to each argument's value. */
+    @Override
     public void launch(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream, MemorySegment params) {
         check(cuLaunchKernel(function, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, stream, params,
                 MemorySegment.NULL), "cuLaunchKernel");

@@ -6,6 +6,7 @@ import dev.spillway.bindings.Availability;
 import dev.spillway.bindings.CStrings;
 import dev.spillway.bindings.DeviceMemory;
 import dev.spillway.bindings.GpuMemoryError;
+import dev.spillway.bindings.KernelDriver;
 import dev.spillway.bindings.NativeException;
 import dev.spillway.bindings.OutParams;
 import java.lang.foreign.Arena;
@@ -23,7 +24,7 @@ import java.lang.foreign.MemorySegment;
  * opaque handles released by their owner (the offload module's {@code HipRuntime}). The current
  * device is per thread ({@link #setDevice}).
  */
-public final class Hip {
+public final class Hip implements KernelDriver {
     public static final String API = "hip";
     /** ROCm 6 first, then ROCm 5 (Debian 12 ships 5.2). */
     public static final String[] SONAMES = {"libamdhip64.so.6", "libamdhip64.so.5"};
@@ -36,6 +37,11 @@ public final class Hip {
     /** Loads the HIP runtime, or says why it cannot be used. */
     public static Availability<Hip> load() {
         return Availability.load(Hip::new, SONAMES);
+    }
+
+    @Override
+    public String api() {
+        return API;
     }
 
     // ---- the status checker ------------------------------------------------------------------
@@ -99,6 +105,7 @@ public final class Hip {
     }
 
     /** Free and total memory of the calling thread's current device. */
+    @Override
     public DeviceMemory memoryInfo() {
         long[] freeTotal = OutParams.i64Pair((free, total) -> check(hipMemGetInfo(free, total), "hipMemGetInfo"));
         return new DeviceMemory(freeTotal[0], freeTotal[1]);
@@ -114,24 +121,29 @@ public final class Hip {
         check(hipStreamDestroy(stream), "hipStreamDestroy");
     }
 
+    @Override
     public void synchronize(MemorySegment stream) {
         check(hipStreamSynchronize(stream), "hipStreamSynchronize");
     }
 
+    @Override
     public long allocate(long bytes) {
         return OutParams.address(out -> check(hipMalloc(out, bytes), "hipMalloc(" + bytes + " bytes)", bytes)).address();
     }
 
+    @Override
     public void free(long pointer) {
         check(hipFree(MemorySegment.ofAddress(pointer)), "hipFree");
     }
 
     /** Host to device on {@code stream}; synchronize the stream before reusing {@code src}. */
+    @Override
     public void copyToDevice(long dst, MemorySegment src, long bytes, MemorySegment stream) {
         check(hipMemcpyHtoDAsync(MemorySegment.ofAddress(dst), src, bytes, stream), "hipMemcpyHtoDAsync(" + bytes + " bytes)");
     }
 
     /** Device to host on {@code stream}; synchronize the stream before reading {@code dst}. */
+    @Override
     public void copyToHost(MemorySegment dst, long src, long bytes, MemorySegment stream) {
         check(hipMemcpyDtoHAsync(dst, MemorySegment.ofAddress(src), bytes, stream), "hipMemcpyDtoHAsync(" + bytes + " bytes)");
     }
@@ -150,6 +162,7 @@ public final class Hip {
         check(hipModuleUnload(module), "hipModuleUnload");
     }
 
+    @Override
     public MemorySegment function(MemorySegment module, String name) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment cName = arena.allocateFrom(name);
@@ -158,6 +171,7 @@ public final class Hip {
     }
 
     /** {@code hipModuleLaunchKernel} with {@code params} a {@code void**} of pointers to each argument's value. */
+    @Override
     public void launch(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream, MemorySegment params) {
         check(hipModuleLaunchKernel(function, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, stream, params,
                 MemorySegment.NULL), "hipModuleLaunchKernel");
