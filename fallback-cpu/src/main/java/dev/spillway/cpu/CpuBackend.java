@@ -13,6 +13,7 @@ import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
+import dev.spillway.engine.backend.OpChecks;
 import dev.spillway.engine.backend.RopeSpec;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
@@ -122,18 +123,7 @@ public final class CpuBackend implements Backend {
     public KvCache allocateKv(int contextSize, int kvDim, GgmlType keyType, GgmlType valueType) {
         Objects.requireNonNull(keyType, "keyType");
         Objects.requireNonNull(valueType, "valueType");
-        if (contextSize < 1 || kvDim < 1) {
-            throw new IllegalArgumentException("kv cache needs contextSize >= 1 and kvDim >= 1, got " + contextSize + ", " + kvDim);
-        }
-        for (GgmlType t : new GgmlType[] {keyType, valueType}) {
-            if (!KV_TYPES.contains(t)) {
-                throw new IllegalArgumentException("cpu backend cannot hold a KV cache of type " + t + "; supported: " + KV_TYPES);
-            }
-            if (kvDim % t.blockElements() != 0) {
-                throw new IllegalArgumentException("kvDim " + kvDim + " is not a multiple of " + t + "'s block size "
-                        + t.blockElements() + " (the cache quantizes whole token rows)");
-            }
-        }
+        OpChecks.kvCache(name(), KV_TYPES, contextSize, kvDim, keyType, valueType);
         long bytes = KvCache.bytesFor(contextSize, kvDim, keyType, valueType);
         lock.lock();
         try {
@@ -154,10 +144,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Activations allocateActivations(int rows, int cols) {
-        if (rows < 1 || cols < 1 || (long) rows * cols > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException("activations of " + rows + " x " + cols + " cannot be allocated (need 1.."
-                    + (Integer.MAX_VALUE - 16) + " elements)");
-        }
+        OpChecks.activationShape(rows, cols);
         lock.lock();
         try {
             checkOpen();
@@ -235,11 +222,7 @@ public final class CpuBackend implements Backend {
         lock.lock();
         try {
             CpuActivations d = activations(dst, "dst");
-            checkRows(nRows, d, "write");
-            if (src.length < nRows * d.cols) {
-                throw new IllegalArgumentException("write: " + nRows + " rows of " + d.cols + " need " + nRows * d.cols
-                        + " floats, source has " + src.length);
-            }
+            OpChecks.transfer(d, nRows, src.length, "write");
             System.arraycopy(src, 0, d.data, 0, nRows * d.cols);
         } finally {
             lock.unlock();
@@ -252,11 +235,7 @@ public final class CpuBackend implements Backend {
         lock.lock();
         try {
             CpuActivations s = activations(src, "src");
-            checkRows(nRows, s, "read");
-            if (dst.length < nRows * s.cols) {
-                throw new IllegalArgumentException("read: " + nRows + " rows of " + s.cols + " need " + nRows * s.cols
-                        + " floats, destination has " + dst.length);
-            }
+            OpChecks.transfer(s, nRows, dst.length, "read");
             System.arraycopy(s.data, 0, dst, 0, nRows * s.cols);
         } finally {
             lock.unlock();
@@ -272,12 +251,7 @@ public final class CpuBackend implements Backend {
             CpuActivations o = activations(out, "out");
             CpuActivations i = activations(in, "in");
             CpuWeight g = weight(gamma, "gamma");
-            checkRows(nTokens, o, "rmsNorm");
-            checkRows(nTokens, i, "rmsNorm");
-            sameCols(o, i, "rmsNorm");
-            if (!supports(Op.RMS_NORM, g.type) || g.rows != 1 || g.cols != i.cols) {
-                throw new IllegalArgumentException("rmsNorm: gamma must be F32 of (1, " + i.cols + "), got " + g);
-            }
+            OpChecks.rmsNorm(o, i, g, nTokens);
             rowTask.start(RowTask.RMS_NORM, o, i, nTokens);
             rowTask.gamma = g.data;
             rowTask.eps = eps;
@@ -295,18 +269,10 @@ public final class CpuBackend implements Backend {
             CpuActivations o = activations(out, "out");
             CpuActivations i = activations(in, "in");
             CpuWeight wt = weight(w, "w");
-            if (o == i) {
-                throw new IllegalArgumentException("matmul: out and in must be different buffers");
-            }
             if (!supports(Op.MATMUL, wt.type)) {
                 throw new IllegalArgumentException("matmul: the cpu backend has no kernel for " + wt);
             }
-            if (i.cols != wt.cols || o.cols != wt.rows) {
-                throw new IllegalArgumentException("matmul: in (" + i.rows + ", " + i.cols + ") x " + wt
-                        + "^T does not fit out (" + o.rows + ", " + o.cols + ")");
-            }
-            checkRows(nTokens, o, "matmul");
-            checkRows(nTokens, i, "matmul");
+            OpChecks.matmul(o, i, wt, nTokens);
             MatmulTask t = matmulTask;
             t.w = wt;
             t.x = i.data;
@@ -326,15 +292,7 @@ public final class CpuBackend implements Backend {
         lock.lock();
         try {
             CpuActivations a = activations(x, "x");
-            checkRows(nTokens, a, "rope");
-            if (headCount < 1 || headDim < 1 || (long) headCount * headDim != a.cols) {
-                throw new IllegalArgumentException("rope: " + headCount + " heads of " + headDim + " do not match rows of "
-                        + a.cols);
-            }
-            if (spec.rotatedDims() > headDim) {
-                throw new IllegalArgumentException("rope: " + spec.rotatedDims() + " rotated dims exceed head_dim " + headDim);
-            }
-            checkPositions(startPos, nTokens, Integer.MAX_VALUE, "rope");
+            OpChecks.rope(a, nTokens, headCount, headDim, startPos, spec);
             if (ropeTable == null || !ropeTable.spec().equals(spec)) {
                 ropeTable = new RopeTable(spec);
             }
@@ -357,13 +315,7 @@ public final class CpuBackend implements Backend {
             CpuKvCache c = kvCache(cache);
             CpuActivations ka = activations(k, "k");
             CpuActivations va = activations(v, "v");
-            checkRows(nTokens, ka, "kvStore");
-            checkRows(nTokens, va, "kvStore");
-            if (ka.cols != c.kvDim() || va.cols != c.kvDim()) {
-                throw new IllegalArgumentException("kvStore: k has " + ka.cols + " and v " + va.cols + " columns, the cache "
-                        + c.kvDim());
-            }
-            checkPositions(startPos, nTokens, c.contextSize(), "kvStore");
+            OpChecks.kvStore(c, ka, va, startPos, nTokens);
             rowTask.start(RowTask.KV_STORE, ka, va, nTokens);
             rowTask.cache = c;
             rowTask.startPos = startPos;
@@ -382,17 +334,7 @@ public final class CpuBackend implements Backend {
             CpuActivations o = activations(out, "out");
             CpuActivations qa = activations(q, "q");
             CpuKvCache c = kvCache(cache);
-            if (o == qa) {
-                throw new IllegalArgumentException("attention: out and q must be different buffers");
-            }
-            checkRows(nTokens, o, "attention");
-            checkRows(nTokens, qa, "attention");
-            if (qa.cols != shape.qDim() || o.cols != shape.qDim() || c.kvDim() != shape.kvDim()) {
-                throw new IllegalArgumentException("attention: " + shape + " needs q and out of " + shape.qDim()
-                        + " columns and a cache of kvDim " + shape.kvDim() + "; got q " + qa.cols + ", out " + o.cols
-                        + ", cache " + c.kvDim());
-            }
-            checkPositions(startPos, nTokens, c.contextSize(), "attention");
+            OpChecks.attention(o, qa, c, shape, startPos, nTokens);
             AttentionTask t = attentionTask;
             t.out = o.data;
             t.q = qa.data;
@@ -422,9 +364,7 @@ public final class CpuBackend implements Backend {
         try {
             CpuActivations a = activations(target, "target");
             CpuActivations b = activations(other, "other");
-            checkRows(nTokens, a, op);
-            checkRows(nTokens, b, op);
-            sameCols(a, b, op);
+            OpChecks.elementwise(a, b, nTokens, op);
             ElementwiseTask t = elementwiseTask;
             t.kind = kind;
             t.a = a.data;
@@ -443,11 +383,7 @@ public final class CpuBackend implements Backend {
         try {
             CpuActivations d = activations(dst, "dst");
             CpuActivations s = activations(src, "src");
-            sameCols(d, s, "copyRows");
-            if (nRows < 0 || dstRow < 0 || srcRow < 0 || (long) dstRow + nRows > d.rows || (long) srcRow + nRows > s.rows) {
-                throw new IllegalArgumentException("copyRows: rows " + srcRow + "+" + nRows + " of " + s + " to " + dstRow
-                        + " of " + d + " are out of range");
-            }
+            OpChecks.copyRows(d, dstRow, s, srcRow, nRows);
             System.arraycopy(s.data, srcRow * s.cols, d.data, dstRow * d.cols, nRows * d.cols);
         } finally {
             lock.unlock();
@@ -518,25 +454,6 @@ public final class CpuBackend implements Backend {
             throw new IllegalStateException("cache: the KV cache is closed");
         }
         return c;
-    }
-
-    private static void checkRows(int nTokens, CpuActivations a, String op) {
-        if (nTokens < 0 || nTokens > a.rows) {
-            throw new IllegalArgumentException(op + ": " + nTokens + " tokens do not fit " + a);
-        }
-    }
-
-    private static void sameCols(CpuActivations a, CpuActivations b, String op) {
-        if (a.cols != b.cols) {
-            throw new IllegalArgumentException(op + ": column counts differ, " + a.cols + " and " + b.cols);
-        }
-    }
-
-    private static void checkPositions(int startPos, int nTokens, int contextSize, String op) {
-        if (startPos < 0 || (long) startPos + nTokens > contextSize) {
-            throw new IllegalArgumentException(op + ": positions " + startPos + " .. " + ((long) startPos + nTokens - 1)
-                    + " are outside the context of " + contextSize);
-        }
     }
 
     // ---- tasks ------------------------------------------------------------------------------------

@@ -1,0 +1,331 @@
+package dev.spillway.offload.opencl;
+
+import static dev.spillway.offload.opencl.OpenClTestSupport.gaussian;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.spillway.cpu.CpuBackend;
+import dev.spillway.engine.backend.Activations;
+import dev.spillway.engine.backend.AttentionShape;
+import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.backend.KvCache;
+import dev.spillway.engine.backend.Op;
+import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.Weight;
+import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.tensor.Quants;
+import dev.spillway.engine.tensor.TensorView;
+import dev.spillway.offload.device.DeviceBackend;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every op of the OpenCL device backend against the CPU backend on the same inputs, in every type
+ * the op takes. Shapes exercise remainders: columns that are no multiple of a work-group, token
+ * counts of 1 and past the matmul token tile of 8, head sizes 8 (KV heads starting inside a
+ * quantization block) and 64, grouped-query attention, more keys than one attention tile (64), and
+ * startPos &gt; 0. Tolerances are stated per op below.
+ */
+class DeviceOpsTest {
+    static DeviceBackend device;
+    static CpuBackend cpu;
+    final List<AutoCloseable> handles = new ArrayList<>();
+
+    @BeforeAll
+    static void open() {
+        device = OpenClTestSupport.backend();
+        cpu = new CpuBackend(new CpuBackend.Options(1));
+    }
+
+    @AfterAll
+    static void close() {
+        if (device != null) {
+            assertEquals(0, device.allocatedBytes(), "every handle of the ops tests was closed");
+            device.close();
+        }
+        if (cpu != null) {
+            cpu.close();
+        }
+    }
+
+    @AfterEach
+    void closeHandles() throws Exception {
+        for (int i = handles.size() - 1; i >= 0; i--) {
+            handles.get(i).close();
+        }
+        handles.clear();
+    }
+
+    /** The same activation matrix on both backends. */
+    record Pair(Activations cpu, Activations dev) {
+    }
+
+    private Pair activations(int rows, int cols, float[] data) {
+        Pair p = new Pair(own(cpu.allocateActivations(rows, cols)), own(device.allocateActivations(rows, cols)));
+        if (data != null) {
+            cpu.write(p.cpu, data, rows);
+            device.write(p.dev, data, rows);
+        }
+        return p;
+    }
+
+    private <T extends AutoCloseable> T own(T h) {
+        handles.add(h);
+        return h;
+    }
+
+    private static float[] read(Backend b, Activations a, int rows) {
+        float[] out = new float[rows * a.cols()];
+        b.read(a, out, rows);
+        return out;
+    }
+
+    /** Asserts |dev - cpu| &lt;= bound(i) for the first {@code rows} rows. */
+    private static void assertClose(Pair p, int rows, String what, java.util.function.IntToDoubleFunction bound) {
+        float[] c = read(cpu, p.cpu, rows);
+        float[] d = read(device, p.dev, rows);
+        for (int i = 0; i < c.length; i++) {
+            double diff = Math.abs(c[i] - d[i]);
+            if (!(diff <= bound.applyAsDouble(i))) {
+                throw new AssertionError(what + ": element " + i + " (row " + i / p.cpu.cols() + ") is " + d[i]
+                        + " on the device, " + c[i] + " on the cpu; allowed " + bound.applyAsDouble(i));
+            }
+        }
+    }
+
+    private static void assertClose(Pair p, int rows, String what, double absolute) {
+        assertClose(p, rows, what, i -> absolute);
+    }
+
+    // ---- matmul -----------------------------------------------------------------------------------
+
+    static Stream<Arguments> matmulCases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (GgmlType t : DeviceBackendTypes.MATMUL) {
+            // float types: 100 columns is no multiple of the 64-wide group; block types need whole blocks
+            int cols = t.blockElements() == 1 ? 100 : (t.blockElements() == 32 ? 96 : 512);
+            for (int n : new int[] {1, 11}) {
+                cases.add(Arguments.of(t, 37, cols, n));
+            }
+        }
+        return cases.stream();
+    }
+
+    /**
+     * Tolerance: |dev - cpu| &lt;= 1e-5 * sum_c |w[r][c] * x[t][c]| + 1e-6. Both sides decode the same
+     * blocks exactly; only the float summation order differs.
+     */
+    @ParameterizedTest(name = "{0} ({1}, {2}) x {3} tokens")
+    @MethodSource("matmulCases")
+    void matmulMatchesTheCpu(GgmlType type, int rows, int cols, int n) {
+        Random r = new Random(31L * type.id() + n);
+        float[] wf = gaussian(r, rows * cols, 0.5f);
+        TensorView w = new TensorView("w", type, new long[] {cols, rows}, Quants.quantize(type, wf));
+        float[] decoded = Quants.dequantize(type, w.data(), rows * cols);
+        float[] x = gaussian(r, n * cols, 1f);
+        Weight wc = own(cpu.loadWeight(w));
+        Weight wd = own(device.loadWeight(w));
+        assertEquals(w.data().byteSize(), wd.allocatedBytes(), "uploaded in its block format, no widening");
+        Pair in = activations(n, cols, x);
+        Pair out = activations(n, rows, null);
+        cpu.matmul(out.cpu, in.cpu, wc, n);
+        device.matmul(out.dev, in.dev, wd, n);
+        assertClose(out, n, type + " matmul", i -> {
+            int t = i / rows, row = i % rows;
+            double abs = 0;
+            for (int c = 0; c < cols; c++) {
+                abs += Math.abs((double) decoded[row * cols + c] * x[t * cols + c]);
+            }
+            return 1e-5 * abs + 1e-6;
+        });
+    }
+
+    // ---- row ops ----------------------------------------------------------------------------------
+
+    /** Tolerance: 1e-5 relative to the element, plus 1e-6. */
+    @ParameterizedTest(name = "dim {0}, {1} tokens")
+    @CsvSource({"100, 1", "256, 3", "300, 9"})
+    void rmsNormMatchesTheCpu(int dim, int n) {
+        Random r = new Random(dim);
+        float[] gamma = gaussian(r, dim, 1f);
+        TensorView g = new TensorView("gamma", GgmlType.F32, new long[] {dim}, Quants.quantize(GgmlType.F32, gamma));
+        Pair in = activations(n, dim, gaussian(r, n * dim, 2f));
+        Pair out = activations(n, dim, null);
+        Weight gc = own(cpu.loadWeight(g));
+        Weight gd = own(device.loadWeight(g));
+        cpu.rmsNorm(out.cpu, in.cpu, gc, n, 1e-5f);
+        device.rmsNorm(out.dev, in.dev, gd, n, 1e-5f);
+        float[] expected = read(cpu, out.cpu, n);
+        assertClose(out, n, "rms_norm", i -> 1e-5 * Math.abs(expected[i]) + 1e-6);
+        // in place, as the output head's buffers could be used
+        device.rmsNorm(in.dev, in.dev, gd, n, 1e-5f);
+        cpu.rmsNorm(in.cpu, in.cpu, gc, n, 1e-5f);
+        assertClose(in, n, "rms_norm in place", i -> 1e-5 * Math.abs(expected[i]) + 1e-6);
+    }
+
+    static Stream<Arguments> ropeCases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (RopeSpec.Style style : RopeSpec.Style.values()) {
+            for (int headDim : new int[] {8, 64}) {
+                for (boolean factors : new boolean[] {false, true}) {
+                    cases.add(Arguments.of(style, headDim, headDim, factors, 0, 1));
+                    cases.add(Arguments.of(style, headDim, headDim, factors, 37, 5));
+                }
+                cases.add(Arguments.of(style, headDim, headDim / 2, false, 1000, 3)); // partial rotation
+            }
+        }
+        return cases.stream();
+    }
+
+    /** Tolerance: 1e-5 absolute on N(0,1) inputs; both sides use the same double-precision angles. */
+    @ParameterizedTest(name = "{0} head_dim {1} rot {2} factors {3} start {4} n {5}")
+    @MethodSource("ropeCases")
+    void ropeMatchesTheCpu(RopeSpec.Style style, int headDim, int rot, boolean factors, int startPos, int n) {
+        Random r = new Random(headDim * 7L + startPos);
+        float[] ff = null;
+        if (factors) {
+            ff = new float[rot / 2];
+            for (int i = 0; i < ff.length; i++) {
+                ff[i] = 1f + i * 0.5f;
+            }
+        }
+        RopeSpec spec = new RopeSpec(style, rot, 10000f, 0.5f, ff);
+        int heads = 3;
+        Pair x = activations(n, heads * headDim, gaussian(r, n * heads * headDim, 1f));
+        cpu.rope(x.cpu, n, heads, headDim, startPos, spec);
+        device.rope(x.dev, n, heads, headDim, startPos, spec);
+        assertClose(x, n, "rope", 1e-5);
+        // the cached angle table must follow a change of positions
+        cpu.rope(x.cpu, n, heads, headDim, startPos + 1, spec);
+        device.rope(x.dev, n, heads, headDim, startPos + 1, spec);
+        assertClose(x, n, "rope at the next positions", 2e-5);
+    }
+
+    /** Tolerance: 1e-6 relative plus 1e-7 (exp differs in the last bits). */
+    @Test
+    void swigluAddAndCopyRowsMatchTheCpu() {
+        Random r = new Random(5);
+        int n = 3, dim = 300;
+        Pair gate = activations(n + 2, dim, gaussian(r, (n + 2) * dim, 3f));
+        Pair up = activations(n + 2, dim, gaussian(r, (n + 2) * dim, 1f));
+        cpu.swiglu(gate.cpu, up.cpu, n);
+        device.swiglu(gate.dev, up.dev, n);
+        float[] expected = read(cpu, gate.cpu, n + 2);
+        assertClose(gate, n + 2, "swiglu (rows past n untouched)", i -> 1e-6 * Math.abs(expected[i]) + 1e-7);
+        cpu.add(up.cpu, gate.cpu, n);
+        device.add(up.dev, gate.dev, n);
+        assertClose(up, n + 2, "add", i -> 1e-6 * Math.abs(expected[i]) + 1e-6);
+        Pair src = activations(n + 2, dim, gaussian(r, (n + 2) * dim, 1f));
+        Pair dst = activations(4, dim, new float[4 * dim]);
+        cpu.copyRows(dst.cpu, 1, src.cpu, 2, 3);
+        device.copyRows(dst.dev, 1, src.dev, 2, 3);
+        assertClose(dst, 4, "copyRows (exact)", 0);
+    }
+
+    // ---- KV cache and attention -----------------------------------------------------------------------
+
+    static Stream<Arguments> attentionCases() {
+        List<Arguments> cases = new ArrayList<>();
+        for (GgmlType t : DeviceBackendTypes.KV) {
+            cases.add(Arguments.of(t, t, 4, 4, 8));    // head_dim 8: heads 1..3 start inside a 32-block
+            cases.add(Arguments.of(t, t, 8, 2, 64));   // grouped-query attention, 4 query heads per KV head
+        }
+        cases.add(Arguments.of(GgmlType.Q8_0, GgmlType.F16, 4, 2, 64));   // K and V of different types
+        cases.add(Arguments.of(GgmlType.BF16, GgmlType.Q4_0, 4, 4, 8));
+        return cases.stream();
+    }
+
+    /**
+     * A prompt of 70 tokens (more keys than one 64-key tile) in batches of 66 and 4, then two single
+     * tokens: kvStore then attention at startPos 0, 66, 70, 71, each compared with the CPU.
+     * Tolerance: 2e-5 absolute for F32, 1e-4 for F16/BF16 and 1e-3 for Q8_0/Q4_0 on outputs of
+     * magnitude ~1 (both sides quantize with the same rules; only the softmax summation order differs).
+     */
+    @ParameterizedTest(name = "K {0} V {1}, {2} heads / {3} kv heads of {4}")
+    @MethodSource("attentionCases")
+    void kvStoreAndAttentionMatchTheCpu(GgmlType kType, GgmlType vType, int heads, int kvHeads, int headDim) {
+        Random r = new Random(heads * 100L + headDim + kType.id() * 7L + vType.id());
+        AttentionShape shape = new AttentionShape(heads, kvHeads, headDim, (float) (1 / Math.sqrt(headDim)));
+        int nCtx = 80, batch = 66;
+        KvCache cc = own(cpu.allocateKv(nCtx, shape.kvDim(), kType, vType));
+        KvCache cd = own(device.allocateKv(nCtx, shape.kvDim(), kType, vType));
+        assertEquals(KvCache.bytesFor(nCtx, shape.kvDim(), kType, vType), cd.allocatedBytes());
+        Pair q = activations(batch, shape.qDim(), null);
+        Pair k = activations(batch, shape.kvDim(), null);
+        Pair v = activations(batch, shape.kvDim(), null);
+        Pair out = activations(batch, shape.qDim(), null);
+        double tol = switch (GgmlType.valueOf(worse(kType, vType))) {
+            case F32 -> 2e-5;
+            case F16, BF16 -> 1e-4;
+            default -> 1e-3;
+        };
+        int pos = 0;
+        for (int n : new int[] {66, 4, 1, 1}) {
+            for (Pair p : new Pair[] {q, k, v}) {
+                float[] data = gaussian(r, n * p.cpu.cols(), 1.5f);
+                cpu.write(p.cpu, data, n);
+                device.write(p.dev, data, n);
+            }
+            cpu.kvStore(cc, k.cpu, v.cpu, pos, n);
+            device.kvStore(cd, k.dev, v.dev, pos, n);
+            cpu.attention(out.cpu, q.cpu, cc, shape, pos, n);
+            device.attention(out.dev, q.dev, cd, shape, pos, n);
+            assertClose(out, n, "attention K " + kType + " V " + vType + " at startPos " + pos + ", " + n + " tokens", tol);
+            pos += n;
+        }
+    }
+
+    /** The name of the coarser of two cache types (for the tolerance). */
+    private static String worse(GgmlType a, GgmlType b) {
+        List<GgmlType> order = List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0);
+        return order.get(Math.max(order.indexOf(a), order.indexOf(b))).name();
+    }
+
+    // ---- contract ---------------------------------------------------------------------------------
+
+    @Test
+    void supportsWhatTheCpuSupports() {
+        for (GgmlType t : GgmlType.values()) {
+            for (Op op : Op.values()) {
+                assertEquals(cpu.supports(op, t), device.supports(op, t), op + " " + t);
+            }
+        }
+        assertTrue(device.name().startsWith("opencl:"), device.name());
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"Q5_0", "Q2_K", "IQ4_NL", "I8"})
+    void refusesWeightsItCannotMultiply(GgmlType type) {
+        int cols = type.blockElements() * 2;
+        TensorView w = new TensorView("odd", type, new long[] {cols, 2},
+                java.lang.foreign.MemorySegment.ofArray(new byte[(int) type.bytesFor(2L * cols)]));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> device.loadWeight(w));
+        assertTrue(e.getMessage().contains("odd") && e.getMessage().contains(type.name()), e.getMessage());
+        assertEquals(0, device.allocatedBytes());
+    }
+
+    @Test
+    void rejectsForeignAndClosedHandles() {
+        Pair a = activations(2, 16, new float[32]);
+        Activations foreign = a.cpu;
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> device.add(a.dev, foreign, 1));
+        assertTrue(e.getMessage().contains("does not belong"), e.getMessage());
+        Activations closed = device.allocateActivations(2, 16);
+        closed.close();
+        closed.close(); // a second close does nothing
+        assertThrows(IllegalStateException.class, () -> device.add(a.dev, closed, 1));
+    }
+}
