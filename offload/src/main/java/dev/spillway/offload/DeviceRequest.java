@@ -26,7 +26,7 @@ public record DeviceRequest(String api, int index) {
     }
 
     /**
-     * Parses {@code opencl|cuda|hip[:INDEX]}, case-insensitively; null or blank is {@link #AUTO}.
+     * Parses {@code opencl|cuda|hip[:INDEX]}, case-insensitively; null, blank or {@code auto} is {@link #AUTO}.
      *
      * @throws IllegalArgumentException naming the value and the accepted forms
      */
@@ -35,11 +35,14 @@ public record DeviceRequest(String api, int index) {
             return AUTO;
         }
         String v = value.strip().toLowerCase(java.util.Locale.ROOT);
+        if (v.equals("auto")) {
+            return AUTO;
+        }
         int colon = v.indexOf(':');
         String api = colon < 0 ? v : v.substring(0, colon);
         String index = colon < 0 ? null : v.substring(colon + 1);
         if (!APIS.contains(api) || (index != null && !index.matches("[0-9]{1,6}"))) {
-            throw new IllegalArgumentException("invalid device '" + value + "': expected opencl, cuda or hip, optionally with :INDEX (e.g. cuda:0)");
+            throw new IllegalArgumentException("invalid device '" + value + "': expected cuda, hip or opencl, optionally with :INDEX (e.g. cuda:0), or auto");
         }
         return new DeviceRequest(api, index == null ? -1 : Integer.parseInt(index));
     }

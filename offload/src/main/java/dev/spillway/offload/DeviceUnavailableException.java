@@ -8,7 +8,11 @@ public final class DeviceUnavailableException extends RuntimeException {
     private final String device;
 
     public DeviceUnavailableException(String device, String reason) {
-        super("--device " + device + ": " + reason);
+        this(device, reason, null);
+    }
+
+    public DeviceUnavailableException(String device, String reason, Throwable cause) {
+        super("--device " + device + ": " + reason, cause);
         this.device = device;
     }
 

@@ -3,6 +3,7 @@ package dev.spillway.offload;
 import dev.spillway.offload.cuda.CudaDevices;
 import dev.spillway.offload.device.DeviceInfo;
 import dev.spillway.offload.hip.HipDevices;
+import dev.spillway.offload.opencl.OpenClDevices;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -23,9 +24,9 @@ public final class Devices {
         this.apis = List.copyOf(apis);
     }
 
-    /** CUDA, HIP and {@code opencl}, in that order. */
-    public static Devices standard(DeviceApi opencl) {
-        return new Devices(List.of(new CudaDevices(), new HipDevices(), opencl));
+    /** CUDA, HIP and OpenCL, in that order. */
+    public static Devices standard() {
+        return new Devices(List.of(new CudaDevices(), new HipDevices(), new OpenClDevices()));
     }
 
     public List<DeviceApi> apis() {
