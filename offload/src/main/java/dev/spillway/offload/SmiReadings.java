@@ -45,8 +45,12 @@ public final class SmiReadings {
     }
 
     private static Reading nvml(int index) {
-        if (!(Cuda.load() instanceof Availability.Available<Cuda>(Cuda cuda))) {
-            return new Reading(NvmlSession.API, null, Cuda.SONAME + " is not loaded");
+        Cuda cuda;
+        switch (Cuda.load()) {
+            case Availability.Unavailable<Cuda> u -> {
+                return new Reading(NvmlSession.API, null, u.reason());
+            }
+            case Availability.Available<Cuda> a -> cuda = a.api();
         }
         return switch (NvmlSession.open()) {
             case Availability.Unavailable<NvmlSession> u -> new Reading(NvmlSession.API, null, u.reason());
@@ -62,8 +66,12 @@ public final class SmiReadings {
     }
 
     private static Reading rocmSmi(int index) {
-        if (!(Hip.load() instanceof Availability.Available<Hip>(Hip hip))) {
-            return new Reading(RocmSmiSession.API, null, "the HIP runtime is not loaded");
+        Hip hip;
+        switch (Hip.load()) {
+            case Availability.Unavailable<Hip> u -> {
+                return new Reading(RocmSmiSession.API, null, u.reason());
+            }
+            case Availability.Available<Hip> a -> hip = a.api();
         }
         return switch (RocmSmiSession.open()) {
             case Availability.Unavailable<RocmSmiSession> u -> new Reading(RocmSmiSession.API, null, u.reason());
