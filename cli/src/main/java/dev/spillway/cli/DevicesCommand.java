@@ -23,11 +23,36 @@ final class DevicesCommand implements Callable<Integer> {
     @Option(names = "--smi", description = "Also read each CUDA/HIP device's memory through NVML / ROCm SMI.")
     boolean smi;
 
+    @Option(names = "--check", description = {"Then run small synthetic models in every weight type on each device (or the",
+            "--device given) and on the CPU, and compare their logits. Exit status 1 if any differ."})
+    boolean check;
+
+    @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = ModelOptions.DeviceConverter.class,
+            description = "With --check: only this device (cuda, hip or opencl, optionally :INDEX).")
+    String device;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads for --check (default: all cores).")
+    int threads = 0;
+
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
         Main.configureLogging(false);
-        print(spec.commandLine().getOut(), Devices.standard().discover(), smi);
-        return 0;
+        PrintWriter out = spec.commandLine().getOut();
+        Devices devices = Devices.standard();
+        Devices.Report report = devices.discover();
+        print(out, report, smi);
+        if (!check) {
+            return 0;
+        }
+        java.util.List<DeviceInfo> targets = device == null ? report.devices()
+                : java.util.List.of(devices.choose(dev.spillway.offload.DeviceRequest.parse(device), new java.util.ArrayList<>())
+                        .orElseThrow().device());
+        if (targets.isEmpty()) {
+            out.println("no device to check");
+            return 1;
+        }
+        out.println();
+        return DeviceCheck.run(targets, threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), out) ? 0 : 1;
     }
 
     /** The table, then one line per API without devices. */

@@ -159,4 +159,23 @@ class CliTest {
         assertThrows(IllegalArgumentException.class, () -> ByteSize.parse("2 GiBs"));
         assertThrows(IllegalArgumentException.class, () -> ByteSize.parse("99999999999T"));
     }
+
+    @Test
+    void deviceCheckComparesEveryWeightTypeWithTheCpu() {
+        assumeTrue(OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty(), "no OpenCL device here");
+        Run r = run("devices", "--check", "--device", "opencl", "-t", "1");
+        assertEquals(0, r.code(), r.out() + r.err());
+        for (String type : List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K")) {
+            assertTrue(r.out().matches("(?s).*\\nopencl:0\\s+" + type + " all layers\\s+max error \\S+\\s+ok\\n.*"), type + ":\n" + r.out());
+        }
+        assertTrue(r.out().contains("11 comparisons, 0 failed"), r.out());
+    }
+
+    @Test
+    void deviceCheckOfAMissingDeviceIsAnError() {
+        assumeTrue(new CudaDevices().list().devices().isEmpty(), "this machine has a CUDA device");
+        Run r = run("devices", "--check", "--device", "cuda");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("spillway: error: --device cuda: "), r.err());
+    }
 }
