@@ -83,4 +83,39 @@ class DeviceCodeTest {
         assertThrows(IllegalArgumentException.class, () -> DeviceCode.parse("/x/", "# only a comment\n"));
         assertFalse(DeviceCode.load("/dev/spillway/offload/none/").isPresent());
     }
+
+    /**
+     * Every kernel of the PTX is a function symbol of every cubin and of every HIP code object: what
+     * cuModuleGetFunction and hipModuleGetFunction will look up, whichever image a device loads.
+     */
+    @Test
+    void everyImageExportsTheSameKernels() {
+        DeviceCode cuda = DeviceCode.load(DeviceCode.CUDA).orElseThrow();
+        java.util.TreeSet<String> kernels = ElfSymbols.ptxEntries(new String(cuda.read(cuda.entries("ptx").getFirst()), StandardCharsets.US_ASCII));
+        assertEquals(List.of(), ElfSymbols.missing(backendKernels(), kernels), "kernels DeviceBackend launches");
+        for (DeviceCode.Entry cubin : cuda.entries("cubin")) {
+            assertEquals(List.of(), ElfSymbols.missing(kernels, ElfSymbols.functions(cuda.read(cubin))), cubin.file() + " lacks kernels");
+        }
+        DeviceCode hip = DeviceCode.load(DeviceCode.HIP).orElseThrow();
+        DeviceCode.Entry bundle = hip.entries("bundle").getFirst();
+        Map<String, byte[]> objects = ElfSymbols.bundleEntries(hip.read(bundle));
+        for (String gfx : bundle.target().split(",")) {
+            byte[] object = objects.get("hipv4-amdgcn-amd-amdhsa--" + gfx);
+            assertTrue(object != null, "bundle entry for " + gfx + " in " + objects.keySet());
+            assertEquals(List.of(), ElfSymbols.missing(kernels, ElfSymbols.functions(object)), gfx + " lacks kernels");
+        }
+    }
+
+    /** Every kernel name {@link DeviceBackend} can launch, for every weight and cache type it supports. */
+    static java.util.TreeSet<String> backendKernels() {
+        java.util.TreeSet<String> names = new java.util.TreeSet<>(List.of("spw_rms_norm", "spw_rope", "spw_swiglu", "spw_add", "spw_copy_rows"));
+        DeviceBackend.MATMUL_TYPES.forEach(t -> names.add("spw_matmul_" + DeviceBackend.suffix(t)));
+        for (var k : DeviceBackend.KV_TYPES) {
+            names.add("spw_kv_store_" + DeviceBackend.suffix(k));
+            for (var v : DeviceBackend.KV_TYPES) {
+                names.add("spw_attention_" + DeviceBackend.suffix(k) + "_" + DeviceBackend.suffix(v));
+            }
+        }
+        return names;
+    }
 }
