@@ -1,6 +1,5 @@
 package dev.spillway;
 
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
@@ -9,6 +8,7 @@ import dev.spillway.engine.gguf.GgufFile;
 import dev.spillway.engine.model.ReferenceLlama;
 import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.testing.Logits;
 import dev.spillway.engine.testing.TestModels;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
@@ -71,21 +71,6 @@ class SyntheticLogitsTest {
     }
 
     static void assertClose(float[] expected, float[] actual, String what) {
-        double scale = 0;
-        for (float v : expected) {
-            scale = Math.max(scale, Math.abs(v));
-        }
-        double worst = 0;
-        int worstAt = -1;
-        for (int i = 0; i < expected.length; i++) {
-            double d = Math.abs(expected[i] - actual[i]);
-            if (d > worst) {
-                worst = d;
-                worstAt = i;
-            }
-        }
-        double rel = worst / scale;
-        assertTrue(rel <= TOLERANCE, what + ": logit " + worstAt + " differs by " + worst + " (" + rel
-                + " of the largest logit " + scale + "), tolerance " + TOLERANCE);
+        Logits.assertClose(expected, actual, TOLERANCE, what);
     }
 }

@@ -26,7 +26,12 @@ public interface DeviceRuntime extends AutoCloseable {
     /** Allocates {@code bytes} of device memory (contents undefined). */
     DeviceBuffer allocate(long bytes);
 
-    /** Copies {@code src} (host) to {@code dst} at {@code dstOffset}; the host memory may be reused when this returns. */
+    /**
+     * Copies {@code src} (host) to {@code dst} at {@code dstOffset}; the host memory may be reused when
+     * this returns. The copy is ordered after every launch enqueued before it (the shared backend
+     * rewrites small scratch buffers, e.g. the RoPE table, between launches). {@link DeviceBackend}
+     * passes native segments only.
+     */
     void upload(DeviceBuffer dst, long dstOffset, MemorySegment src);
 
     /** Waits for queued work, then copies {@code dst.byteSize()} bytes from {@code src} at {@code srcOffset} to host memory. */
@@ -35,7 +40,11 @@ public interface DeviceRuntime extends AutoCloseable {
     /** Looks a kernel of the shared kernel source up by name (compiled once per runtime). */
     Kernel kernel(String name);
 
-    /** Enqueues a kernel launch; arguments in the kernel's parameter order. */
+    /**
+     * Enqueues a kernel launch; arguments in the kernel's parameter order ({@code IntArg} = C {@code int},
+     * {@code LongArg} = {@code spw_i64}, {@code FloatArg} = {@code float}, {@code BufferArg} = a device
+     * pointer). {@code groupSize} is exactly the group size the kernel was written for.
+     */
     void launch(Kernel kernel, int[] groups, int[] groupSize, KernelArgs args);
 
     /** Waits until every enqueued operation has finished. */

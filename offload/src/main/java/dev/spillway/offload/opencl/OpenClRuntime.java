@@ -91,13 +91,18 @@ public final class OpenClRuntime implements DeviceRuntime {
      * @throws IllegalArgumentException when there is no such device
      */
     public static OpenClRuntime open(int index) {
+        return open(index, KernelSource.openCl());
+    }
+
+    /** {@link #open(int)} with another program source (tests of the build-failure path). */
+    static OpenClRuntime open(int index, String source) {
         OpenClLibrary.require();
         List<ClDevice> all = listDevices();
         if (index < 0 || index >= all.size()) {
             throw new IllegalArgumentException("no OpenCL device " + index + ": " + all.size() + " found"
                     + (all.isEmpty() ? "" : " (" + all.stream().map(d -> d.info().id() + " " + d.info().name()).toList() + ")"));
         }
-        return new OpenClRuntime(all.get(index), KernelSource.openCl());
+        return new OpenClRuntime(all.get(index), source);
     }
 
     private OpenClRuntime(ClDevice d, String source) {

@@ -10,6 +10,7 @@ import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.model.LlamaModel;
 import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.testing.Logits;
 import dev.spillway.engine.testing.TestModels;
 import dev.spillway.offload.device.DeviceBackend;
 import java.nio.file.Path;
@@ -119,21 +120,6 @@ class OpenClModelTest {
     }
 
     static void assertClose(float[] expected, float[] actual, String what) {
-        double scale = 0;
-        for (float v : expected) {
-            scale = Math.max(scale, Math.abs(v));
-        }
-        double worst = 0;
-        int worstAt = -1;
-        for (int i = 0; i < expected.length; i++) {
-            double d = Math.abs(expected[i] - actual[i]);
-            if (!(d <= worst)) {
-                worst = d;
-                worstAt = i;
-            }
-        }
-        double rel = worst / scale;
-        assertTrue(rel <= TOLERANCE, what + ": logit " + worstAt + " differs by " + worst + " (" + rel
-                + " of the largest logit " + scale + "), tolerance " + TOLERANCE);
+        Logits.assertClose(expected, actual, TOLERANCE, what);
     }
 }

@@ -1,0 +1,59 @@
+package dev.spillway.offload.device;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.spillway.engine.tensor.GgmlType;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** The packaged kernel source: one program string, the geometry the host launches, every kernel the backend names. */
+class KernelSourceTest {
+
+    @Test
+    void theOpenClProgramIsOneStringWithoutIncludes() {
+        String program = KernelSource.openCl();
+        assertFalse(program.contains("#include \""), "local includes are inlined");
+        assertTrue(program.indexOf("#define SPILLWAY_PORTABLE_H") < program.indexOf("SPW_KERNEL void spw_rms_norm"),
+                "the portable header comes before the kernels");
+        assertTrue(KernelSource.inline("spillway.cu").contains("extern \"C\" __global__"), "the CUDA entry inlines the same files");
+    }
+
+    @Test
+    void theHostLaunchesTheGroupSizesTheKernelsWereWrittenFor() {
+        String kernels = KernelSource.resource("kernels/spillway_kernels.inc");
+        Map<String, Integer> expected = Map.of("SPW_MM_WG", KernelGeometry.MATMUL_GROUP,
+                "SPW_MM_TOKENS", KernelGeometry.MATMUL_TOKENS, "SPW_NORM_WG", KernelGeometry.NORM_GROUP,
+                "SPW_ATTN_WG", KernelGeometry.ATTENTION_GROUP, "SPW_ROW_WG", KernelGeometry.ROW_GROUP);
+        for (var e : expected.entrySet()) {
+            Matcher m = Pattern.compile("#define " + e.getKey() + " (\\d+)").matcher(kernels);
+            assertTrue(m.find(), e.getKey() + " is defined");
+            int value = Integer.parseInt(m.group(1));
+            assertEquals(e.getValue(), value, e.getKey());
+            assertEquals(0, value & (value - 1), e.getKey() + " is a power of two (tree reductions)");
+        }
+    }
+
+    @Test
+    void everyKernelTheBackendLaunchesIsDefined() {
+        String kernels = KernelSource.resource("kernels/spillway_kernels.inc");
+        for (String fixed : new String[] {"spw_rms_norm", "spw_rope", "spw_swiglu", "spw_add", "spw_copy_rows"}) {
+            assertTrue(kernels.contains("SPW_KERNEL void " + fixed + "("), fixed);
+        }
+        for (GgmlType t : DeviceBackend.MATMUL_TYPES) {
+            String s = DeviceBackend.suffix(t);
+            String decoder = t.blockElements() == 1 ? "spw_elem_" : "spw_decode32_";
+            assertTrue(kernels.contains("(spw_matmul_" + s + ", " + decoder + s + ")"), "matmul of " + t);
+        }
+        for (GgmlType t : DeviceBackend.KV_TYPES) {
+            String s = DeviceBackend.suffix(t);
+            assertTrue(kernels.contains("SPW_DEFINE_KV_STORE(spw_kv_store_" + s + ","), "kv store of " + t);
+            assertTrue(kernels.contains("SPW_DEFINE_ATTENTION_FOR_K(" + s + ")"), "attention with K in " + t);
+            assertTrue(kernels.contains("spw_attention_##KT##_" + s + ", spw_elem_##KT, spw_elem_" + s + ")"),
+                    "attention with V in " + t);
+        }
+    }
+}
