@@ -14,8 +14,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code spillway devices}: every device of every API, one reason per API without devices, and the CPU. */
 @Command(name = "devices", mixinStandardHelpOptions = true,
-        description = {"Lists the devices layers can be offloaded to (CUDA, HIP, OpenCL) with their memory,",
-                "says for each API without devices why, and describes the CPU."})
+        description = "Lists the devices layers can be offloaded to (CUDA, HIP, OpenCL) with their memory, "
+                + "says for each API without devices why, and describes the CPU.")
 final class DevicesCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
