@@ -28,7 +28,7 @@ final class DevicesCommand implements Callable<Integer> {
     boolean check;
 
     @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = ModelOptions.DeviceConverter.class,
-            description = "With --check: only this device (cuda, hip or opencl, optionally :INDEX).")
+            description = "Check only this device: cuda, hip or opencl, optionally :INDEX.")
     String device;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads for --check (default: all cores).")
