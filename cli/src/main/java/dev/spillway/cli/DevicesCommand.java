@@ -23,8 +23,8 @@ final class DevicesCommand implements Callable<Integer> {
     @Option(names = "--smi", description = "Also read each CUDA/HIP device's memory through NVML / ROCm SMI.")
     boolean smi;
 
-    @Option(names = "--check", description = {"Then run small synthetic models in every weight type on each device (or the",
-            "--device given) and on the CPU, and compare their logits. Exit status 1 if any differ."})
+    @Option(names = "--check", description = "Then compare each device's logits with the CPU's on small synthetic models "
+            + "in every weight type; exit status 1 if any differ.")
     boolean check;
 
     @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = ModelOptions.DeviceConverter.class,
