@@ -3,6 +3,7 @@ package dev.spillway;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.ModelParams;
+import dev.spillway.bindings.NativeException;
 import dev.spillway.bindings.posix.PageLock;
 import dev.spillway.cpu.CpuBackend;
 import dev.spillway.engine.backend.Backend;
@@ -12,6 +13,12 @@ import dev.spillway.engine.model.LlamaModel;
 import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.Placement;
 import dev.spillway.engine.tokenizer.Tokenizer;
+import dev.spillway.offload.DeviceRequest;
+import dev.spillway.offload.DeviceUnavailableException;
+import dev.spillway.offload.Devices;
+import dev.spillway.offload.device.DeviceBackend;
+import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.device.DeviceRuntime;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
@@ -38,7 +45,7 @@ public final class Model implements AutoCloseable {
 
     private final Path path;
     private final ModelParams params;
-    private final List<Backend> backends;   // owned; the CPU backend first
+    private final List<Backend> backends;   // owned; the CPU backend first, then the device backend if any
     private final LlamaModel llama;
     private final boolean locked;
     private final List<Context> contexts = new ArrayList<>();
@@ -57,38 +64,100 @@ public final class Model implements AutoCloseable {
         return load(path, params, LlamaWeights.Progress.NONE);
     }
 
+    /** Loads a model, choosing the device for offloaded layers among CUDA, HIP and OpenCL ({@link Devices#standard()}). */
+    public static Model load(Path path, ModelParams params, LlamaWeights.Progress progress) throws IOException {
+        return load(path, params, progress, Devices.standard());
+    }
+
     /**
      * Maps (or reads) the file, checks that it is a llama model Spillway can run, places its layers
      * and loads their weights. Nothing stays allocated when this throws.
      *
+     * <p>With {@code params.gpuLayers() != 0} the last that many layers (all for -1, and then the
+     * output head too) go to the device {@code params.device()} names, found through {@code devices};
+     * without a named device, the best one of the first API that has one (CUDA, HIP, then OpenCL), or
+     * the CPU with a warning when there is none. With 0 GPU layers no device API is touched.
+     *
      * @throws java.nio.file.NoSuchFileException  if the file does not exist
      * @throws dev.spillway.engine.gguf.GgufFormatException if it is not a valid GGUF file
      * @throws dev.spillway.engine.model.InvalidModelException if it is not a model Spillway can run
+     * @throws IllegalArgumentException if {@code params.device()} is not {@code opencl|cuda|hip[:INDEX]}
+     * @throws DeviceUnavailableException if the named device is not there (the message says why)
      */
-    public static Model load(Path path, ModelParams params, LlamaWeights.Progress progress) throws IOException {
+    public static Model load(Path path, ModelParams params, LlamaWeights.Progress progress, Devices devices) throws IOException {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(params, "params");
+        Objects.requireNonNull(devices, "devices");
+        DeviceRequest request = DeviceRequest.parse(params.device());
         GgufFile file = GgufFile.open(path, new GgufFile.Options(params.mmap()));
         CpuBackend cpu = null;
+        DeviceBackend device = null;
         try {
             LlamaConfig config = LlamaConfig.from(file);
             cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads()));
             if (params.gpuLayers() != 0) {
-                LOG.log(Level.WARNING, "{0} GPU layer(s) requested, but no device backend is available in this build: "
-                        + "running every layer on the CPU", params.gpuLayers() < 0 ? "all" : params.gpuLayers());
+                device = openDevice(request, params, devices);
             }
-            Placement placement = Placement.allOn(cpu, config.layerCount());
+            Placement placement = device == null
+                    ? Placement.allOn(cpu, config.layerCount())
+                    : offloadLast(cpu, device, config.layerCount(), params.gpuLayers());
             LOG.log(Level.INFO, "placement of {0}:\n{1}", path.getFileName(), placement.table());
             boolean locked = params.mlock() && lock(file);
             LlamaModel llama = LlamaModel.load(file, config, placement, progress);
-            return new Model(path, params, List.of(cpu), llama, locked);
+            List<Backend> backends = device == null ? List.of(cpu) : List.of(cpu, device);
+            return new Model(path, params, backends, llama, locked);
         } catch (IOException | RuntimeException | Error e) {
+            if (device != null) {
+                device.close();
+            }
             if (cpu != null) {
                 cpu.close();
             }
             file.close();
             throw e;
         }
+    }
+
+    /**
+     * Opens the device backend for offloaded layers, or returns null (with a warning naming each
+     * API's reason) when the request is automatic and no API has a device.
+     */
+    private static DeviceBackend openDevice(DeviceRequest request, ModelParams params, Devices devices) {
+        List<String> reasons = new ArrayList<>();
+        Optional<Devices.Choice> choice = devices.choose(request, reasons);
+        if (choice.isEmpty()) {
+            LOG.log(Level.WARNING, "{0} GPU layer(s) requested, but there is no device ({1}): running every layer on the CPU",
+                    params.gpuLayers() < 0 ? "all" : params.gpuLayers(), String.join("; ", reasons));
+            return null;
+        }
+        DeviceInfo info = choice.get().device();
+        DeviceRuntime runtime;
+        try {
+            runtime = choice.get().api().open(info.index());
+        } catch (NativeException | IllegalStateException e) {
+            throw new DeviceUnavailableException(request.automatic() ? info.id() : request.toString(),
+                    info.id() + " (" + info.name() + ") could not be opened: " + e.getMessage(), e);
+        }
+        try {
+            return new DeviceBackend(runtime, DeviceBackend.Options.defaults().withMemoryLimit(params.deviceMemoryLimit()));
+        } catch (RuntimeException | Error e) {
+            runtime.close();
+            throw e;
+        }
+    }
+
+    /**
+     * The last {@code gpuLayers} layers on {@code device}, the rest on {@code cpu}; -1 or at least
+     * {@code layerCount} puts every layer and also the output head on the device.
+     */
+    static Placement offloadLast(Backend cpu, Backend device, int layerCount, int gpuLayers) {
+        boolean all = gpuLayers < 0 || gpuLayers >= layerCount;
+        int onDevice = all ? layerCount : gpuLayers;
+        List<Backend> layers = new ArrayList<>(layerCount);
+        for (int i = 0; i < layerCount; i++) {
+            layers.add(i < layerCount - onDevice ? cpu : device);
+        }
+        return new Placement(layers, all ? device : cpu);
     }
 
     private static boolean lock(GgufFile file) {

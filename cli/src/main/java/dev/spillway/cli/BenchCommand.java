@@ -120,6 +120,7 @@ final class BenchCommand implements Callable<Integer> {
                     tg[r] = genTokens * 1e9 / (System.nanoTime() - t0);
                 }
                 String name = model.file().getString("general.name", p.getFileName().toString());
+                reportDeviceMemory(model, err);
                 results.add(new Result(name, type, size, parameters, threads, "pp" + promptTokens, mean(pp), stddev(pp), 0));
                 results.add(new Result(name, type, size, parameters, threads, "tg" + genTokens, mean(tg), stddev(tg),
                         mean(tg) * perToken / 1e9));
@@ -137,6 +138,16 @@ final class BenchCommand implements Callable<Integer> {
             err.println("spillway: wrote " + json);
         }
         return 0;
+    }
+
+    /** After the runs: each device backend's allocation and, for CUDA/HIP, what NVML / ROCm SMI read for the whole device. */
+    private static void reportDeviceMemory(Model model, PrintWriter err) {
+        for (dev.spillway.engine.backend.Backend b : model.backends()) {
+            if (b instanceof dev.spillway.offload.device.DeviceBackend d) {
+                String smi = d.device().api().equals("opencl") ? "" : "; " + dev.spillway.offload.SmiReadings.read(d.device()).describe();
+                err.printf("spillway: %s: %s allocated by spillway%s%n", d.name(), MemoryInfo.human(d.allocatedBytes()), smi);
+            }
+        }
     }
 
     static GgmlType parseWeightType(String name) {

@@ -1,13 +1,18 @@
 package dev.spillway.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.spillway.engine.testing.TestModels;
+import dev.spillway.offload.cuda.CudaDevices;
+import dev.spillway.offload.opencl.OpenClBackend;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -108,5 +113,86 @@ class CliTest {
         assertEquals(1, r.code());
         assertTrue(r.err().contains("corrupt.gguf") && r.err().contains("@ 0x"), r.err());
         assertEquals(1, r.err().lines().count(), "one line: " + r.err());
+    }
+
+    @Test
+    void devicesListsEveryDeviceAndOneReasonPerApiWithout() {
+        Run r = run("devices");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertTrue(lines.get(0).matches("device\\s+name\\s+vendor\\s+total\\s+free"), lines.get(0));
+        assertTrue(lines.stream().anyMatch(l -> l.matches("cpu\\s+\\d+ cores .*")), r.out());
+        for (String api : List.of("cuda", "hip", "opencl")) {
+            long rows = lines.stream().filter(l -> l.startsWith(api + ":") && l.matches(api + ":\\d+\\s.*")).count();
+            long reasons = lines.stream().filter(l -> l.startsWith(api + ": no devices: ")).count();
+            assertTrue((rows > 0 && reasons == 0) || (rows == 0 && reasons == 1), api + ": devices or one reason:\n" + r.out());
+        }
+        if (OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty()) {
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("opencl:0 ")), "PoCL's device is listed:\n" + r.out());
+        }
+        if (new CudaDevices().list().devices().isEmpty()) {
+            assertTrue(lines.stream().anyMatch(l -> l.startsWith("cuda: no devices: ")), r.out());
+        }
+    }
+
+    @Test
+    void offloadingToOpenClWritesTheCpuStory() {
+        assumeTrue(OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty(), "no OpenCL device here");
+        String model = TestModels.stories260K().toString();
+        for (String ngl : List.of("-1", "3")) {
+            Run r = run("run", model, "Once upon a time", "--temp", "0", "-n", "24", "-t", "1", "-ngl", ngl, "--device", "opencl", "-v");
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().startsWith("Once upon a time, there was a little girl named Lily."), r.out());
+            assertTrue(r.err().contains("opencl:0"), "the memory breakdown names the device backend: " + r.err());
+        }
+    }
+
+    @Test
+    void aMissingDeviceIsAOneLineErrorNamingItAndWhy() {
+        assumeTrue(new CudaDevices().list().devices().isEmpty(), "this machine has a CUDA device");
+        Run r = run("run", TestModels.stories260K().toString(), "hi", "-ngl", "3", "--device", "cuda");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("spillway: error: --device cuda: "), r.err());
+        assertEquals(1, r.err().lines().filter(l -> l.startsWith("spillway: error:")).count(), r.err());
+    }
+
+    @Test
+    void badDeviceFlagsAreUsageErrors() {
+        Run r = run("run", "x.gguf", "hi", "-ngl", "3", "--device", "nonsense");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("invalid device 'nonsense'"), r.err());
+        r = run("run", "x.gguf", "hi", "--device-memory", "lots");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("invalid size 'lots'"), r.err());
+    }
+
+    @Test
+    void sizesTakeBinaryUnits() {
+        assertEquals(2L << 30, ByteSize.parse("2GiB"));
+        assertEquals(512L << 20, ByteSize.parse("512MiB"));
+        assertEquals(3L << 29, ByteSize.parse("1.5g"));
+        assertEquals(4096, ByteSize.parse("4096"));
+        assertEquals(1L << 40, ByteSize.parse("1 TB"));
+        assertThrows(IllegalArgumentException.class, () -> ByteSize.parse("2 GiBs"));
+        assertThrows(IllegalArgumentException.class, () -> ByteSize.parse("99999999999T"));
+    }
+
+    @Test
+    void deviceCheckComparesEveryWeightTypeWithTheCpu() {
+        assumeTrue(OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty(), "no OpenCL device here");
+        Run r = run("devices", "--check", "--device", "opencl", "-t", "1");
+        assertEquals(0, r.code(), r.out() + r.err());
+        for (String type : List.of("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K")) {
+            assertTrue(r.out().matches("(?s).*\\nopencl:0\\s+" + type + " all layers\\s+max error \\S+\\s+ok\\n.*"), type + ":\n" + r.out());
+        }
+        assertTrue(r.out().contains("11 comparisons, 0 failed"), r.out());
+    }
+
+    @Test
+    void deviceCheckOfAMissingDeviceIsAnError() {
+        assumeTrue(new CudaDevices().list().devices().isEmpty(), "this machine has a CUDA device");
+        Run r = run("devices", "--check", "--device", "cuda");
+        assertEquals(1, r.code());
+        assertTrue(r.err().startsWith("spillway: error: --device cuda: "), r.err());
     }
 }

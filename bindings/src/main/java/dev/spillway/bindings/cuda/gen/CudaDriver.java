@@ -77,6 +77,24 @@ public class CudaDriver extends CudaDriver$shared {
     public static int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR() {
         return CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
     }
+    private static final int CU_JIT_ERROR_LOG_BUFFER = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum CUjit_option_enum.CU_JIT_ERROR_LOG_BUFFER = 5
+     * }
+     */
+    public static int CU_JIT_ERROR_LOG_BUFFER() {
+        return CU_JIT_ERROR_LOG_BUFFER;
+    }
+    private static final int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum CUjit_option_enum.CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES = 6
+     * }
+     */
+    public static int CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES() {
+        return CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES;
+    }
     private static final int CUDA_SUCCESS = (int)0L;
     /**
      * {@snippet lang=c :
@@ -971,6 +989,70 @@ public class CudaDriver extends CudaDriver$shared {
         }
     }
 
+    private static class cuModuleLoadDataEx {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CudaDriver.C_INT,
+            CudaDriver.C_POINTER,
+            CudaDriver.C_POINTER,
+            CudaDriver.C_INT,
+            CudaDriver.C_POINTER,
+            CudaDriver.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuModuleLoadDataEx");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions, CUjit_option *options, void **optionValues)
+     * }
+     */
+    public static FunctionDescriptor cuModuleLoadDataEx$descriptor() {
+        return cuModuleLoadDataEx.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions, CUjit_option *options, void **optionValues)
+     * }
+     */
+    public static MethodHandle cuModuleLoadDataEx$handle() {
+        return cuModuleLoadDataEx.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions, CUjit_option *options, void **optionValues)
+     * }
+     */
+    public static MemorySegment cuModuleLoadDataEx$address() {
+        return cuModuleLoadDataEx.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuModuleLoadDataEx(CUmodule *module, const void *image, unsigned int numOptions, CUjit_option *options, void **optionValues)
+     * }
+     */
+    public static int cuModuleLoadDataEx(MemorySegment module, MemorySegment image, int numOptions, MemorySegment options, MemorySegment optionValues) {
+        var mh$ = cuModuleLoadDataEx.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuModuleLoadDataEx", module, image, numOptions, options, optionValues);
+            }
+            return (int)mh$.invokeExact(module, image, numOptions, options, optionValues);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cuModuleUnload {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             CudaDriver.C_INT,
@@ -1268,6 +1350,68 @@ public class CudaDriver extends CudaDriver$shared {
                 traceDowncall("cuMemFree_v2", dptr);
             }
             return (int)mh$.invokeExact(dptr);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cuDeviceGetPCIBusId {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            CudaDriver.C_INT,
+            CudaDriver.C_POINTER,
+            CudaDriver.C_INT,
+            CudaDriver.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("cuDeviceGetPCIBusId");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * CUresult cuDeviceGetPCIBusId(char *pciBusId, int len, CUdevice dev)
+     * }
+     */
+    public static FunctionDescriptor cuDeviceGetPCIBusId$descriptor() {
+        return cuDeviceGetPCIBusId.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * CUresult cuDeviceGetPCIBusId(char *pciBusId, int len, CUdevice dev)
+     * }
+     */
+    public static MethodHandle cuDeviceGetPCIBusId$handle() {
+        return cuDeviceGetPCIBusId.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * CUresult cuDeviceGetPCIBusId(char *pciBusId, int len, CUdevice dev)
+     * }
+     */
+    public static MemorySegment cuDeviceGetPCIBusId$address() {
+        return cuDeviceGetPCIBusId.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * CUresult cuDeviceGetPCIBusId(char *pciBusId, int len, CUdevice dev)
+     * }
+     */
+    public static int cuDeviceGetPCIBusId(MemorySegment pciBusId, int len, int dev) {
+        var mh$ = cuDeviceGetPCIBusId.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cuDeviceGetPCIBusId", pciBusId, len, dev);
+            }
+            return (int)mh$.invokeExact(pciBusId, len, dev);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -417,6 +417,68 @@ public class HipRuntime extends HipRuntime$shared {
         }
     }
 
+    private static class hipDeviceGetPCIBusId {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            HipRuntime.C_INT,
+            HipRuntime.C_POINTER,
+            HipRuntime.C_INT,
+            HipRuntime.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("hipDeviceGetPCIBusId");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * hipError_t hipDeviceGetPCIBusId(char *pciBusId, int len, int device)
+     * }
+     */
+    public static FunctionDescriptor hipDeviceGetPCIBusId$descriptor() {
+        return hipDeviceGetPCIBusId.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * hipError_t hipDeviceGetPCIBusId(char *pciBusId, int len, int device)
+     * }
+     */
+    public static MethodHandle hipDeviceGetPCIBusId$handle() {
+        return hipDeviceGetPCIBusId.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * hipError_t hipDeviceGetPCIBusId(char *pciBusId, int len, int device)
+     * }
+     */
+    public static MemorySegment hipDeviceGetPCIBusId$address() {
+        return hipDeviceGetPCIBusId.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * hipError_t hipDeviceGetPCIBusId(char *pciBusId, int len, int device)
+     * }
+     */
+    public static int hipDeviceGetPCIBusId(MemorySegment pciBusId, int len, int device) {
+        var mh$ = hipDeviceGetPCIBusId.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("hipDeviceGetPCIBusId", pciBusId, len, device);
+            }
+            return (int)mh$.invokeExact(pciBusId, len, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class hipDeviceTotalMem {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             HipRuntime.C_INT,

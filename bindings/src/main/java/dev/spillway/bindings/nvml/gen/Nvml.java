@@ -402,6 +402,67 @@ public class Nvml extends Nvml$shared {
         }
     }
 
+    private static class nvmlDeviceGetHandleByPciBusId_v2 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            Nvml.C_INT,
+            Nvml.C_POINTER,
+            Nvml.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("nvmlDeviceGetHandleByPciBusId_v2");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
+     * }
+     */
+    public static FunctionDescriptor nvmlDeviceGetHandleByPciBusId_v2$descriptor() {
+        return nvmlDeviceGetHandleByPciBusId_v2.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
+     * }
+     */
+    public static MethodHandle nvmlDeviceGetHandleByPciBusId_v2$handle() {
+        return nvmlDeviceGetHandleByPciBusId_v2.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
+     * }
+     */
+    public static MemorySegment nvmlDeviceGetHandleByPciBusId_v2$address() {
+        return nvmlDeviceGetHandleByPciBusId_v2.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * nvmlReturn_t nvmlDeviceGetHandleByPciBusId_v2(const char *pciBusId, nvmlDevice_t *device)
+     * }
+     */
+    public static int nvmlDeviceGetHandleByPciBusId_v2(MemorySegment pciBusId, MemorySegment device) {
+        var mh$ = nvmlDeviceGetHandleByPciBusId_v2.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("nvmlDeviceGetHandleByPciBusId_v2", pciBusId, device);
+            }
+            return (int)mh$.invokeExact(pciBusId, device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class nvmlDeviceGetMemoryInfo {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             Nvml.C_INT,

@@ -32,6 +32,15 @@ public class RocmSmi extends RocmSmi$shared {
     public static int RSMI_STATUS_SUCCESS() {
         return RSMI_STATUS_SUCCESS;
     }
+    private static final int RSMI_STATUS_INVALID_ARGS = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_INVALID_ARGS = 1
+     * }
+     */
+    public static int RSMI_STATUS_INVALID_ARGS() {
+        return RSMI_STATUS_INVALID_ARGS;
+    }
     private static final int RSMI_STATUS_NOT_SUPPORTED = (int)2L;
     /**
      * {@snippet lang=c :
@@ -41,6 +50,51 @@ public class RocmSmi extends RocmSmi$shared {
     public static int RSMI_STATUS_NOT_SUPPORTED() {
         return RSMI_STATUS_NOT_SUPPORTED;
     }
+    private static final int RSMI_STATUS_FILE_ERROR = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_FILE_ERROR = 3
+     * }
+     */
+    public static int RSMI_STATUS_FILE_ERROR() {
+        return RSMI_STATUS_FILE_ERROR;
+    }
+    private static final int RSMI_STATUS_PERMISSION = (int)4L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_PERMISSION = 4
+     * }
+     */
+    public static int RSMI_STATUS_PERMISSION() {
+        return RSMI_STATUS_PERMISSION;
+    }
+    private static final int RSMI_STATUS_OUT_OF_RESOURCES = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_OUT_OF_RESOURCES = 5
+     * }
+     */
+    public static int RSMI_STATUS_OUT_OF_RESOURCES() {
+        return RSMI_STATUS_OUT_OF_RESOURCES;
+    }
+    private static final int RSMI_STATUS_INTERNAL_EXCEPTION = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_INTERNAL_EXCEPTION = 6
+     * }
+     */
+    public static int RSMI_STATUS_INTERNAL_EXCEPTION() {
+        return RSMI_STATUS_INTERNAL_EXCEPTION;
+    }
+    private static final int RSMI_STATUS_INPUT_OUT_OF_BOUNDS = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_INPUT_OUT_OF_BOUNDS = 7
+     * }
+     */
+    public static int RSMI_STATUS_INPUT_OUT_OF_BOUNDS() {
+        return RSMI_STATUS_INPUT_OUT_OF_BOUNDS;
+    }
     private static final int RSMI_STATUS_INIT_ERROR = (int)8L;
     /**
      * {@snippet lang=c :
@@ -49,6 +103,96 @@ public class RocmSmi extends RocmSmi$shared {
      */
     public static int RSMI_STATUS_INIT_ERROR() {
         return RSMI_STATUS_INIT_ERROR;
+    }
+    private static final int RSMI_STATUS_NOT_YET_IMPLEMENTED = (int)9L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_NOT_YET_IMPLEMENTED = 9
+     * }
+     */
+    public static int RSMI_STATUS_NOT_YET_IMPLEMENTED() {
+        return RSMI_STATUS_NOT_YET_IMPLEMENTED;
+    }
+    private static final int RSMI_STATUS_NOT_FOUND = (int)10L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_NOT_FOUND = 10
+     * }
+     */
+    public static int RSMI_STATUS_NOT_FOUND() {
+        return RSMI_STATUS_NOT_FOUND;
+    }
+    private static final int RSMI_STATUS_INSUFFICIENT_SIZE = (int)11L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_INSUFFICIENT_SIZE = 11
+     * }
+     */
+    public static int RSMI_STATUS_INSUFFICIENT_SIZE() {
+        return RSMI_STATUS_INSUFFICIENT_SIZE;
+    }
+    private static final int RSMI_STATUS_INTERRUPT = (int)12L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_INTERRUPT = 12
+     * }
+     */
+    public static int RSMI_STATUS_INTERRUPT() {
+        return RSMI_STATUS_INTERRUPT;
+    }
+    private static final int RSMI_STATUS_UNEXPECTED_SIZE = (int)13L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_UNEXPECTED_SIZE = 13
+     * }
+     */
+    public static int RSMI_STATUS_UNEXPECTED_SIZE() {
+        return RSMI_STATUS_UNEXPECTED_SIZE;
+    }
+    private static final int RSMI_STATUS_NO_DATA = (int)14L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_NO_DATA = 14
+     * }
+     */
+    public static int RSMI_STATUS_NO_DATA() {
+        return RSMI_STATUS_NO_DATA;
+    }
+    private static final int RSMI_STATUS_UNEXPECTED_DATA = (int)15L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_UNEXPECTED_DATA = 15
+     * }
+     */
+    public static int RSMI_STATUS_UNEXPECTED_DATA() {
+        return RSMI_STATUS_UNEXPECTED_DATA;
+    }
+    private static final int RSMI_STATUS_BUSY = (int)16L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_BUSY = 16
+     * }
+     */
+    public static int RSMI_STATUS_BUSY() {
+        return RSMI_STATUS_BUSY;
+    }
+    private static final int RSMI_STATUS_REFCOUNT_OVERFLOW = (int)17L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_REFCOUNT_OVERFLOW = 17
+     * }
+     */
+    public static int RSMI_STATUS_REFCOUNT_OVERFLOW() {
+        return RSMI_STATUS_REFCOUNT_OVERFLOW;
+    }
+    private static final int RSMI_STATUS_UNKNOWN_ERROR = (int)-1L;
+    /**
+     * {@snippet lang=c :
+     * enum rsmi_status_t.RSMI_STATUS_UNKNOWN_ERROR = -1
+     * }
+     */
+    public static int RSMI_STATUS_UNKNOWN_ERROR() {
+        return RSMI_STATUS_UNKNOWN_ERROR;
     }
     private static final int RSMI_MEM_TYPE_VRAM = (int)0L;
     /**
@@ -293,6 +437,67 @@ public class RocmSmi extends RocmSmi$shared {
                 traceDowncall("rsmi_dev_name_get", dv_ind, name, len);
             }
             return (int)mh$.invokeExact(dv_ind, name, len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class rsmi_dev_pci_id_get {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            RocmSmi.C_INT,
+            RocmSmi.C_INT,
+            RocmSmi.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("rsmi_dev_pci_id_get");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * rsmi_status_t rsmi_dev_pci_id_get(uint32_t dv_ind, uint64_t *bdfid)
+     * }
+     */
+    public static FunctionDescriptor rsmi_dev_pci_id_get$descriptor() {
+        return rsmi_dev_pci_id_get.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * rsmi_status_t rsmi_dev_pci_id_get(uint32_t dv_ind, uint64_t *bdfid)
+     * }
+     */
+    public static MethodHandle rsmi_dev_pci_id_get$handle() {
+        return rsmi_dev_pci_id_get.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * rsmi_status_t rsmi_dev_pci_id_get(uint32_t dv_ind, uint64_t *bdfid)
+     * }
+     */
+    public static MemorySegment rsmi_dev_pci_id_get$address() {
+        return rsmi_dev_pci_id_get.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * rsmi_status_t rsmi_dev_pci_id_get(uint32_t dv_ind, uint64_t *bdfid)
+     * }
+     */
+    public static int rsmi_dev_pci_id_get(int dv_ind, MemorySegment bdfid) {
+        var mh$ = rsmi_dev_pci_id_get.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("rsmi_dev_pci_id_get", dv_ind, bdfid);
+            }
+            return (int)mh$.invokeExact(dv_ind, bdfid);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

@@ -1,0 +1,56 @@
+package dev.spillway.offload;
+
+import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.device.DeviceRuntime;
+import java.util.List;
+
+/**
+ * One device API (CUDA, HIP, OpenCL) as discovery and {@code Model.load} use it: what devices it
+ * has here, or why it has none, and a runtime on one of them.
+ */
+public interface DeviceApi {
+
+    /** {@code cuda}, {@code hip} or {@code opencl}: the API part of {@code --device API:INDEX}. */
+    String api();
+
+    /**
+     * The API's devices, or the one-line reason there are none (library missing, driver without
+     * devices, …). Absent libraries and drivers are reported, never thrown.
+     */
+    Listing list();
+
+    /**
+     * Opens a runtime on device {@code index} of {@link #list()}; the caller owns and closes it.
+     *
+     * @throws dev.spillway.bindings.NativeException when the API refuses
+     * @throws IllegalStateException when the API cannot be used here
+     */
+    DeviceRuntime open(int index);
+
+    /**
+     * What {@link #list()} found.
+     *
+     * @param api     the API
+     * @param devices its devices, in index order; empty when {@code reason} says why
+     * @param reason  why there are no devices; null when there are
+     */
+    record Listing(String api, List<DeviceInfo> devices, String reason) {
+        public Listing {
+            devices = List.copyOf(devices);
+            if (devices.isEmpty() == (reason == null)) {
+                throw new IllegalArgumentException(api + ": a listing has devices or a reason, not both or neither");
+            }
+            if (reason != null && (reason.isBlank() || reason.contains("\n"))) {
+                throw new IllegalArgumentException(api + ": a reason is one non-blank line, got: " + reason);
+            }
+        }
+
+        public static Listing of(String api, List<DeviceInfo> devices) {
+            return new Listing(api, devices, null);
+        }
+
+        public static Listing none(String api, String reason) {
+            return new Listing(api, List.of(), reason);
+        }
+    }
+}

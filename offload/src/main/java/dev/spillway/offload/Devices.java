@@ -1,0 +1,130 @@
+package dev.spillway.offload;
+
+import dev.spillway.offload.cuda.CudaDevices;
+import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.hip.HipDevices;
+import dev.spillway.offload.opencl.OpenClDevices;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * Device discovery over a list of {@link DeviceApi}s (in preference order: CUDA and HIP before
+ * OpenCL), and the choice of the device for offloaded layers. Nothing is cached or global: each call
+ * asks the APIs again, and the APIs are passed in.
+ */
+public final class Devices {
+    private final List<DeviceApi> apis;
+
+    /** Discovery over {@code apis}, which automatic choice tries in this order. */
+    public Devices(List<DeviceApi> apis) {
+        this.apis = List.copyOf(apis);
+    }
+
+    /** CUDA, HIP and OpenCL, in that order. */
+    public static Devices standard() {
+        return new Devices(List.of(new CudaDevices(), new HipDevices(), new OpenClDevices()));
+    }
+
+    public List<DeviceApi> apis() {
+        return apis;
+    }
+
+    /**
+     * Everything discovery sees: each API's devices or reason, and the CPU.
+     *
+     * @param listings one per API, in preference order
+     * @param cpu      the host
+     */
+    public record Report(List<DeviceApi.Listing> listings, CpuInfo cpu) {
+        public Report {
+            listings = List.copyOf(listings);
+        }
+
+        /** Every device of every API, in preference order. */
+        public List<DeviceInfo> devices() {
+            return listings.stream().flatMap(l -> l.devices().stream()).toList();
+        }
+    }
+
+    /**
+     * The host CPU.
+     *
+     * @param cores          processors available to the JVM
+     * @param totalRamBytes  physical memory
+     * @param freeRamBytes   physical memory free now
+     */
+    public record CpuInfo(int cores, long totalRamBytes, long freeRamBytes) {
+        public static CpuInfo current() {
+            int cores = Runtime.getRuntime().availableProcessors();
+            if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+                return new CpuInfo(cores, os.getTotalMemorySize(), os.getFreeMemorySize());
+            }
+            return new CpuInfo(cores, -1, -1);
+        }
+    }
+
+    /** Lists every API's devices (or reason) and the CPU. */
+    public Report discover() {
+        List<DeviceApi.Listing> listings = new ArrayList<>();
+        for (DeviceApi api : apis) {
+            listings.add(api.list());
+        }
+        return new Report(listings, CpuInfo.current());
+    }
+
+    /**
+     * A chosen device and the API that opens it.
+     *
+     * @param api    the device's API
+     * @param device the device
+     */
+    public record Choice(DeviceApi api, DeviceInfo device) {
+    }
+
+    /**
+     * The device {@code request} names, asking only the APIs needed: a named API only that API; an
+     * automatic request each API in order until one has a device.
+     *
+     * @return the device, or empty for an automatic request when no API has one (then
+     *         {@code reasons} gets one line per API)
+     * @throws DeviceUnavailableException when the named API has no (such) device, naming why
+     */
+    public Optional<Choice> choose(DeviceRequest request, List<String> reasons) {
+        Objects.requireNonNull(request, "request");
+        if (request.automatic()) {
+            for (DeviceApi api : apis) {
+                DeviceApi.Listing l = api.list();
+                if (l.devices().isEmpty()) {
+                    reasons.add(api.api() + ": " + l.reason());
+                } else {
+                    return Optional.of(new Choice(api, best(l.devices())));
+                }
+            }
+            return Optional.empty();
+        }
+        DeviceApi api = apis.stream().filter(a -> a.api().equals(request.api())).findFirst()
+                .orElseThrow(() -> new DeviceUnavailableException(request.toString(), "this build has no " + request.api() + " backend"));
+        DeviceApi.Listing l = api.list();
+        if (l.devices().isEmpty()) {
+            throw new DeviceUnavailableException(request.toString(), l.reason());
+        }
+        if (request.index() < 0) {
+            return Optional.of(new Choice(api, best(l.devices())));
+        }
+        if (request.index() >= l.devices().size()) {
+            throw new DeviceUnavailableException(request.toString(), "no such device; " + request.api() + " has "
+                    + String.join(", ", l.devices().stream().map(d -> d.id() + " (" + d.name() + ")").toList()));
+        }
+        return Optional.of(new Choice(api, l.devices().get(request.index())));
+    }
+
+    /** The device with the most memory; the lowest index among equals. */
+    static DeviceInfo best(List<DeviceInfo> devices) {
+        return devices.stream().max(Comparator.comparingLong(DeviceInfo::totalBytes)
+                .thenComparing(Comparator.comparingInt(DeviceInfo::index).reversed())).orElseThrow();
+    }
+}
