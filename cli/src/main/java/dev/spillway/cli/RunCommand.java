@@ -89,6 +89,7 @@ final class RunCommand implements Callable<Integer> {
             printStats(err, r);
             if (verbose) {
                 err.print("spillway: memory\n" + ctx.memoryInfo().describe());
+                err.flush();
             }
         }
         return 0;
