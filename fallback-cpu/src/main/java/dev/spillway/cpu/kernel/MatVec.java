@@ -77,7 +77,8 @@ public final class MatVec {
                 acc0 = Simd.loadFloats(w, a + 4L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            float s = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, lanes, 0);
+            float s = lanes[0];
             for (; i < n; i++) {
                 s = Math.fma(w.get(Simd.LE_FLOAT, a + 4L * i), x[xo + i], s);
             }
@@ -100,7 +101,8 @@ public final class MatVec {
                 acc0 = Simd.halfToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            float s = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, lanes, 0);
+            float s = lanes[0];
             for (; i < n; i++) {
                 s = Math.fma(half(w, a + 2L * i), x[xo + i], s);
             }
@@ -123,7 +125,8 @@ public final class MatVec {
                 acc0 = Simd.bf16ToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            float s = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, lanes, 0);
+            float s = lanes[0];
             for (; i < n; i++) {
                 s = Math.fma(Quants.bf16ToFloat(w.get(Simd.LE_SHORT, a + 2L * i)), x[xo + i], s);
             }
@@ -153,7 +156,7 @@ public final class MatVec {
                 }
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            out[oo + r] = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, out, oo + r);
         }
     }
 
@@ -181,7 +184,7 @@ public final class MatVec {
                 }
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            out[oo + r] = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, out, oo + r);
         }
     }
 
@@ -203,7 +206,7 @@ public final class MatVec {
                 }
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            out[oo + r] = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, out, oo + r);
         }
     }
 
@@ -250,7 +253,7 @@ public final class MatVec {
                 }
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            out[oo + r] = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, out, oo + r);
         }
     }
 
@@ -290,7 +293,7 @@ public final class MatVec {
                 }
             }
             acc0.add(acc1).intoArray(lanes, 0);
-            out[oo + r] = Simd.sumLanes(lanes, 0);
+            Simd.sumEach(lanes, 0, 1, out, oo + r);
         }
     }
 

@@ -80,6 +80,30 @@ public final class Simd {
         return a[off];
     }
 
+    /**
+     * {@code out[outOff + i] = sumLanes(a, aOff + i*L)} for {@code i < n}, bit for bit, in registers:
+     * each vector adds its lanes swapped by {@code i ^ d} for d = L/2, ..., 1, which leaves in lane 0
+     * exactly the sums {@link #sumLanes} forms (same operands, same order). About 8 vector ops a row
+     * instead of ~30 dependent scalar loads, adds and stores.
+     */
+    public static void sumEach(float[] a, int aOff, int n, float[] out, int outOff) {
+        for (int i = 0; i < n; i++) {
+            FloatVector v = FloatVector.fromArray(F, a, aOff + i * L);
+            if (L == 16) {
+                v = v.add(v.rearrange(XOR_8));
+            }
+            v = v.add(v.rearrange(XOR_4));
+            v = v.add(v.rearrange(XOR_2));
+            v = v.add(v.rearrange(XOR_1));
+            out[outOff + i] = v.lane(0);
+        }
+    }
+
+    private static final VectorShuffle<Float> XOR_8 = VectorShuffle.fromOp(F, i -> i ^ (8 % L));
+    private static final VectorShuffle<Float> XOR_4 = VectorShuffle.fromOp(F, i -> i ^ 4);
+    private static final VectorShuffle<Float> XOR_2 = VectorShuffle.fromOp(F, i -> i ^ 2);
+    private static final VectorShuffle<Float> XOR_1 = VectorShuffle.fromOp(F, i -> i ^ 1);
+
     /** Swaps lanes 2i and 2i+1 (for interleaved RoPE). */
     static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
 

@@ -24,7 +24,7 @@ import java.util.Random;
  * for n = 64 and 128 tokens.
  */
 public final class KernelBench {
-    private static final int ROWS = 2048, COLS = 5632;
+    private static final int ROWS = Integer.getInteger("bench.rows", 2048), COLS = Integer.getInteger("bench.cols", 5632);
 
     public static void main(String[] args) {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 2;

@@ -117,6 +117,26 @@ class MatrixKernelsTest {
 
     @ParameterizedTest
     @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K"})
+    void matVecRowRangesComposeAndMatchWholeMatrixBitForBit(GgmlType type) {
+        // Kernels pair rows and reduce them in groups: a split at odd rows (pairs shift by one) and
+        // groups cut short must give identical bits.
+        int rows = 41, cols = type.blockElements() == 1 ? 83 : 3 * Math.max(64, type.blockElements());
+        Random rnd = new Random(type.id());
+        MemorySegment w = Quants.quantize(type, TestData.gaussian(rnd, rows * cols, 1f));
+        float[] x = TestData.gaussian(rnd, cols, 1f);
+        long rowBytes = type.bytesFor(cols);
+        float[] whole = new float[rows];
+        float[] pieces = new float[rows];
+        MatVec.matVec(type, w, rowBytes, cols, x, 0, whole, 0, 0, rows);
+        int[] cuts = {0, 1, 4, 7, 24, 25, 40, 41};
+        for (int i = 0; i + 1 < cuts.length; i++) {
+            MatVec.matVec(type, w, rowBytes, cols, x, 0, pieces, 0, cuts[i], cuts[i + 1]);
+        }
+        assertArrayEquals(whole, pieces);
+    }
+
+    @ParameterizedTest
+    @EnumSource(names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K"})
     void vectorDecodeIsBitIdenticalToTheScalarCodec(GgmlType type) {
         int n = 3 * Math.max(256, type.blockElements()) + (type.quantized() ? 0 : 5);
         Random rnd = new Random(type.id());

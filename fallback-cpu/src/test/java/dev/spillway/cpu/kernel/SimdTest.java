@@ -39,6 +39,28 @@ class SimdTest {
     }
 
     @Test
+    void sumEachIsSumLanesBitForBit() {
+        Random r = new Random(7);
+        int l = Simd.L;
+        for (int round = 0; round < 50; round++) {
+            int n = 1 + round % l;
+            float[] rows = new float[3 + l * l];
+            for (int i = 0; i < rows.length; i++) {
+                rows[i] = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(12) - 6));
+            }
+            for (int i = 3 + n * l; i < rows.length; i++) {
+                rows[i] = round % 2 == 0 ? Float.NaN : Float.POSITIVE_INFINITY; // unused rows must not leak in
+            }
+            float[] out = new float[n + 2];
+            Simd.sumEach(rows.clone(), 3, n, out, 1);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToIntBits(Simd.sumLanes(rows.clone(), 3 + i * l)), Float.floatToIntBits(out[1 + i]),
+                        "row " + i + " of " + n);
+            }
+        }
+    }
+
+    @Test
     void kQuantScaleUnpackingMatchesTheScalarCodec() {
         byte[] packed = {0x41, 0x02, (byte) 0xC3, 0x3F, (byte) 0x85, 0x06, 0x47, (byte) 0xF0, 0x21, 0x43, 0x65, (byte) 0x87};
         MemorySegment seg = MemorySegment.ofArray(packed);
