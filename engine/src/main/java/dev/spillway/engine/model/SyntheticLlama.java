@@ -24,7 +24,7 @@ import java.util.SplittableRandom;
  */
 public final class SyntheticLlama {
     /** Bumped whenever the generated content changes, so cached files are regenerated. */
-    public static final int FORMAT_REVISION = 1;
+    public static final int FORMAT_REVISION = 2;
 
     private SyntheticLlama() {
     }
@@ -91,7 +91,7 @@ public final class SyntheticLlama {
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", "llama");
         w.putString("general.name", "spillway-synthetic-" + nEmbd + "x" + spec.layerCount() + "-" + spec.weightType());
-        w.putUint32("general.file_type", spec.weightType().id());
+        w.putUint32("general.file_type", fileType(spec.weightType()));
         w.putUint32("llama.context_length", spec.contextLength());
         w.putUint32("llama.embedding_length", nEmbd);
         w.putUint32("llama.block_count", spec.layerCount());
@@ -122,6 +122,26 @@ public final class SyntheticLlama {
             matrix(w, spec, "output.weight", t, nEmbd, spec.vocabSize(), nEmbd);
         }
         w.write(path);
+    }
+
+    /**
+     * {@code general.file_type}: llama.cpp's {@code enum llama_ftype} value for a file whose matrices
+     * are all of {@code type} (ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q4_1 3, MOSTLY_Q8_0 7,
+     * MOSTLY_Q4_K_S 14, MOSTLY_Q5_K_S 16, MOSTLY_Q6_K 18, MOSTLY_BF16 32). It is not the ggml type id.
+     */
+    static int fileType(GgmlType type) {
+        return switch (type) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q4_1 -> 3;
+            case Q8_0 -> 7;
+            case Q4_K -> 14;
+            case Q5_K -> 16;
+            case Q6_K -> 18;
+            case BF16 -> 32;
+            default -> throw new IllegalArgumentException("synthetic models are written in computable types, not " + type);
+        };
     }
 
     /** A (cols, rows) matrix with N(0, 1/fanIn) entries. */
