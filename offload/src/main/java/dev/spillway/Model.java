@@ -210,11 +210,6 @@ public final class Model implements AutoCloseable {
         return llama.file();
     }
 
-    /** Bytes each backend has allocated now. */
-    public long allocatedBytes(Backend backend) {
-        return backend.allocatedBytes();
-    }
-
     public List<Backend> backends() {
         return backends;
     }

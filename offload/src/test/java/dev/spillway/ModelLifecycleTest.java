@@ -133,9 +133,12 @@ class ModelLifecycleTest {
     @Test
     void tokenIdsOutsideTheVocabularyAreRejected() throws Exception {
         try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
-             Context ctx = model.newContext(greedy(16))) {
-            var e = assertThrows(IllegalArgumentException.class, () -> ctx.evaluate(new int[] {1, SPEC.vocabSize()}));
-            assertTrue(e.getMessage().contains("outside the vocabulary"), e.getMessage());
+             Context ctx = model.newContext(greedy(16).withBatchSize(2))) {
+            // The bad id sits in the second batch: nothing of the first may be evaluated either.
+            var e = assertThrows(IllegalArgumentException.class, () -> ctx.evaluate(new int[] {1, 5, 6, SPEC.vocabSize()}));
+            assertTrue(e.getMessage().contains("outside the vocabulary") && e.getMessage().contains("index 3"), e.getMessage());
+            assertEquals(0, ctx.position());
+            assertThrows(IllegalArgumentException.class, () -> ctx.evaluate(new int[] {-1}));
             assertEquals(0, ctx.position());
         }
     }

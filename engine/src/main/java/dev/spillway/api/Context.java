@@ -188,6 +188,13 @@ public final class Context implements AutoCloseable {
             throw new IllegalArgumentException(tokens.length + " tokens do not fit: the context holds " + contextSize()
                     + " and " + position + " are used (raise -c/--ctx-size or clear the context)");
         }
+        int vocab = model.config().vocabSize();
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new IllegalArgumentException("token id " + tokens[i] + " at index " + i
+                        + " is outside the vocabulary 0.." + (vocab - 1));
+            }
+        }
         int batch = workspace.batchSize();
         for (int off = 0; off < tokens.length; off += batch) {
             int n = Math.min(batch, tokens.length - off);
