@@ -135,8 +135,14 @@ public final class Model implements AutoCloseable {
         try {
             runtime = choice.get().api().open(info.index());
         } catch (NativeException | IllegalStateException e) {
-            throw new DeviceUnavailableException(request.automatic() ? info.id() : request.toString(),
-                    info.id() + " (" + info.name() + ") could not be opened: " + e.getMessage(), e);
+            String why = info.id() + " (" + info.name() + ") could not be opened: " + e.getMessage();
+            if (request.automatic()) {
+                // Nobody asked for this device by name: fall back to the CPU rather than fail the load.
+                LOG.log(Level.WARNING, "automatic device choice: {0}; running every layer on the CPU "
+                        + "(name a device with --device, or use -ngl 0)", why);
+                return null;
+            }
+            throw new DeviceUnavailableException(request.toString(), why, e);
         }
         try {
             return new DeviceBackend(runtime, DeviceBackend.Options.defaults().withMemoryLimit(params.deviceMemoryLimit()));

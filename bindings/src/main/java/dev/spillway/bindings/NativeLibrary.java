@@ -48,11 +48,56 @@ public final class NativeLibrary {
                 }
             }
         }
+        // Not in the usual folders: ask the dynamic linker's cache (libraries registered with ldconfig).
+        for (String soname : sonames) {
+            Optional<Path> cached = linkerCachePath(soname);
+            if (cached.isPresent()) {
+                try {
+                    System.load(cached.get().toString());
+                    return Optional.empty();
+                } catch (UnsatisfiedLinkError e) {
+                    failures.add(cached.get() + ": " + e.getMessage());
+                }
+            }
+        }
         String names = String.join(" or ", sonames);
         if (!failures.isEmpty()) {
             return Optional.of(names + " found but could not be loaded: " + String.join("; ", failures));
         }
-        return Optional.of(names + " not found (searched LD_LIBRARY_PATH and " + SYSTEM_DIRS.size() + " system folders)");
+        return Optional.of(names + " not found (searched LD_LIBRARY_PATH, " + SYSTEM_DIRS.size()
+                + " system folders and the ldconfig cache)");
+    }
+
+    /** The path {@code ldconfig -p} lists for {@code soname} on this architecture, if any. */
+    static Optional<Path> linkerCachePath(String soname) {
+        for (String ldconfig : List.of("/sbin/ldconfig", "/usr/sbin/ldconfig")) {
+            if (!Files.isExecutable(Path.of(ldconfig))) {
+                continue;
+            }
+            try {
+                Process p = new ProcessBuilder(ldconfig, "-p").redirectErrorStream(true).start();
+                String arch = System.getProperty("os.arch").equals("aarch64") ? "AArch64" : "x86-64";
+                Optional<Path> found;
+                try (var reader = p.inputReader()) {
+                    // Lines look like: "\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1"
+                    found = reader.lines()
+                            .map(String::trim)
+                            .filter(l -> l.startsWith(soname + " ") && l.contains(arch) && l.contains("=> "))
+                            .map(l -> Path.of(l.substring(l.indexOf("=> ") + 3).trim()))
+                            .findFirst();
+                }
+                if (!p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
+                return found;
+            } catch (java.io.IOException e) {
+                return Optional.empty();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return Optional.empty();
+            }
+        }
+        return Optional.empty();
     }
 
     private static List<Path> searchDirs() {

@@ -7,6 +7,7 @@ import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.MemoryInfo;
 import dev.spillway.api.ModelParams;
+import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.tensor.GgmlType;
 import java.io.PrintWriter;
@@ -83,7 +84,7 @@ final class BenchCommand implements Callable<Integer> {
             try (Model model = Model.load(p, params);
                  Context ctx = model.newContext(ContextParams.defaults()
                          .withContextSize(promptTokens + Math.max(genTokens, 4) + 1).withBatchSize(promptTokens))) {
-                long size = model.file().tensors().stream().mapToLong(t -> t.byteSize()).sum();
+                long size = LlamaWeights.fileBytes(model.file());
                 long parameters = model.file().tensors().stream()
                         .mapToLong(t -> java.util.Arrays.stream(t.shape()).reduce(1, Math::multiplyExact)).sum();
                 String type = dominantType(model);

@@ -12,9 +12,12 @@ package dev.spillway.api;
  */
 public record ModelParams(boolean mmap, boolean mlock, int threads, int gpuLayers, String device, long deviceMemoryLimit) {
 
+    /** More CPU threads than this is a mistake, not a configuration. */
+    public static final int MAX_THREADS = 1024;
+
     public ModelParams {
-        if (threads < 0) {
-            throw new IllegalArgumentException("threads must be 0 (all cores) or positive, got " + threads);
+        if (threads < 0 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException("threads (-t) must be 0 (all cores) or 1.." + MAX_THREADS + ", got " + threads);
         }
         if (gpuLayers < -1) {
             throw new IllegalArgumentException("gpu layers must be -1 (all), 0 or positive, got " + gpuLayers);

@@ -27,13 +27,16 @@ final class Scratch {
             return b;
         }
         int old = b == null ? 0 : b.length;
+        // Grow geometrically: attention asks for one more score per generated token, and an exact
+        // fit would reallocate on every token.
+        int size = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(floats, 2L * old));
         try {
-            b = new float[floats];
+            b = new float[size];
         } catch (OutOfMemoryError e) {
             throw new BackendMemoryException("cpu", 4L * floats, "cpu backend: no heap for " + floats + " floats of scratch", e);
         }
         buffers[worker][kind] = b;
-        allocated.addAndGet(4L * (floats - old));
+        allocated.addAndGet(4L * (size - old));
         return b;
     }
 

@@ -49,8 +49,20 @@ final class WorkerPool implements AutoCloseable {
             t.setDaemon(true);
             workers[i].thread = t;
         }
-        for (Worker w : workers) {
-            w.thread.start();
+        int started = 0;
+        try {
+            for (Worker w : workers) {
+                w.thread.start();
+                started++;
+            }
+        } catch (OutOfMemoryError | RuntimeException e) {
+            // e.g. "unable to create native thread": stop the workers already running, then fail.
+            stopping = true;
+            for (int i = 0; i < started; i++) {
+                LockSupport.unpark(workers[i].thread);
+            }
+            throw new IllegalStateException("could not start " + workers.length + " CPU worker threads (started "
+                    + started + "): " + e.getMessage() + "; use fewer threads (-t)", e);
         }
     }
 

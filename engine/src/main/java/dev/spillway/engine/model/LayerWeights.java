@@ -1,6 +1,7 @@
 package dev.spillway.engine.model;
 
 import dev.spillway.engine.backend.Weight;
+import dev.spillway.engine.util.Closeables;
 import java.util.List;
 
 /**
@@ -19,10 +20,6 @@ public record LayerWeights(
         Weight ffnDown      // (n_embd, n_ff)               blk.N.ffn_down.weight
 ) implements AutoCloseable {
 
-    /** GGUF tensor name suffixes, in the order of the record components. */
-    static final List<String> TENSOR_SUFFIXES = List.of(
-            "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm", "ffn_gate", "ffn_up", "ffn_down");
-
     public List<Weight> all() {
         return List.of(attnNorm, query, key, value, attnOutput, ffnNorm, ffnGate, ffnUp, ffnDown);
     }
@@ -33,8 +30,6 @@ public record LayerWeights(
 
     @Override
     public void close() {
-        for (Weight w : all()) {
-            w.close();
-        }
+        Closeables.closeAllReversed(all(), null);
     }
 }

@@ -77,7 +77,7 @@ public record LlamaConfig(
         if (nHead % nHeadKv != 0) {
             throw new InvalidModelException(file.path(), "attention.head_count " + nHead + " is not a multiple of head_count_kv " + nHeadKv);
         }
-        if (file.find(p + "expert_count").map(v -> v.asLong() > 0).orElse(false)) {
+        if (file.getLong(p + "expert_count", 0) > 0) {
             throw new InvalidModelException(file.path(), "mixture-of-experts llama models are not supported");
         }
         int headDim = positive(file, p + "attention.key_length", file.getInt(p + "attention.key_length", nEmbd / nHead));
@@ -98,20 +98,30 @@ public record LlamaConfig(
             throw new InvalidModelException(file.path(), "token_embd.weight has shape " + java.util.Arrays.toString(embdShape)
                     + ", expected (" + nEmbd + ", n_vocab)");
         }
-        int vocab = Math.toIntExact(embdShape[1]);
+        if (embdShape[1] > Integer.MAX_VALUE) {
+            throw new InvalidModelException(file.path(), "token_embd.weight has " + embdShape[1] + " rows: vocabulary too large");
+        }
+        int vocab = (int) embdShape[1];
+        if ((long) nHead * headDim > Integer.MAX_VALUE) {
+            throw new InvalidModelException(file.path(), "attention.head_count " + nHead + " x head dim " + headDim
+                    + " is too large");
+        }
 
         int ropeDims = file.getInt(p + "rope.dimension_count", headDim);
         if (ropeDims <= 0 || ropeDims > headDim || ropeDims % 2 != 0) {
             throw new InvalidModelException(file.path(), "rope.dimension_count " + ropeDims + " must be even and in 1.." + headDim);
         }
         float freqBase = file.getFloat(p + "rope.freq_base", 10000f);
+        if (!(freqBase > 0) || Float.isInfinite(freqBase)) {
+            throw new InvalidModelException(file.path(), p + "rope.freq_base must be positive and finite, got " + freqBase);
+        }
         String scalingType = file.getString(p + "rope.scaling.type", "none");
         float freqScale = 1f;
         switch (scalingType) {
             case "none" -> { }
             case "linear" -> {
                 float factor = file.getFloat(p + "rope.scaling.factor", 1f);
-                if (!(factor > 0)) {
+                if (!(factor > 0) || Float.isInfinite(factor)) {
                     throw new InvalidModelException(file.path(), "rope.scaling.factor must be positive, got " + factor);
                 }
                 freqScale = 1f / factor;

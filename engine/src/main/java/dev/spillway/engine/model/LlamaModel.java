@@ -31,7 +31,12 @@ public final class LlamaModel implements AutoCloseable {
      */
     public static LlamaModel load(GgufFile file, LlamaConfig config, Placement placement, LlamaWeights.Progress progress)
             throws IOException {
-        Tokenizer tokenizer = Tokenizer.fromMetadata(file.metadata());
+        Tokenizer tokenizer;
+        try {
+            tokenizer = Tokenizer.fromMetadata(file.metadata());
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new InvalidModelException(file.path(), "tokenizer: " + e.getMessage());
+        }
         if (tokenizer.vocabSize() != config.vocabSize()) {
             throw new InvalidModelException(file.path(), "tokenizer has " + tokenizer.vocabSize()
                     + " tokens but token_embd.weight has " + config.vocabSize() + " rows");

@@ -8,6 +8,7 @@ import dev.spillway.engine.gguf.GgufTensorInfo;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
+import dev.spillway.engine.util.Closeables;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -185,14 +186,8 @@ public final class LlamaWeights implements AutoCloseable {
         }
 
         void closeAll(Throwable failure) {
-            for (int i = loaded.size() - 1; i >= 0; i--) {
-                try {
-                    loaded.get(i).close();
-                } catch (Exception suppressed) {
-                    failure.addSuppressed(suppressed);
-                }
-            }
-            conversions.close();
+            loaded.add(0, conversions);   // closed last
+            Closeables.closeAllReversed(loaded, failure);
         }
     }
 
@@ -202,11 +197,11 @@ public final class LlamaWeights implements AutoCloseable {
             return;
         }
         closed = true;
-        for (LayerWeights layer : layers) {
-            layer.close();
-        }
-        outputNorm.close();
-        output.close();
-        conversions.close();
+        List<AutoCloseable> all = new ArrayList<>();
+        all.add(conversions);   // closed last
+        all.add(output);
+        all.add(outputNorm);
+        all.addAll(layers);
+        Closeables.closeAllReversed(all, null);
     }
 }

@@ -4,6 +4,7 @@ import dev.spillway.engine.backend.Activations;
 import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.util.Closeables;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -95,20 +96,6 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    /**
-     * Bytes of activation buffers one backend needs for a batch size: the nine per-backend
-     * buffers, plus the output head's when {@code withOutput}. The memory estimator uses this
-     * same formula.
-     */
-    public static long activationBytes(LlamaConfig c, int batchSize, boolean withOutput) {
-        long perRow = 4L * (3L * c.embeddingDim() + 2L * c.qDim() + 2L * c.kvDim() + 2L * c.feedForwardDim());
-        long bytes = perRow * batchSize;
-        if (withOutput) {
-            bytes += 4L * (2L * c.embeddingDim() + c.vocabSize());
-        }
-        return bytes;
-    }
-
     private static <T extends AutoCloseable> T own(List<AutoCloseable> owned, T resource) {
         owned.add(resource);
         return resource;
@@ -151,16 +138,11 @@ public final class Workspace implements AutoCloseable {
     }
 
     private void closeOwned(Throwable failure) {
-        for (int i = owned.size() - 1; i >= 0; i--) {
-            try {
-                owned.get(i).close();
-            } catch (Exception e) {
-                if (failure != null) {
-                    failure.addSuppressed(e);
-                }
-            }
+        try {
+            Closeables.closeAllReversed(owned, failure);
+        } finally {
+            owned.clear();
         }
-        owned.clear();
     }
 
     @Override
