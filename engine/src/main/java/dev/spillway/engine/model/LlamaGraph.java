@@ -19,7 +19,8 @@ import dev.spillway.engine.tensor.TensorView;
  *      x += attn · Wo
  *      normed = rms_norm(x) * ffn_norm
  *      x += (silu(normed · Wgate) * (normed · Wup)) · Wdown
- *  last row of x ──► output backend: rms_norm * output_norm · Woutput ──read──► logits (host)
+ *  last row of x ──(read/write that one row if the output backend differs)──►
+ *      output backend: rms_norm * output_norm · Woutput ──read──► logits (host)
  * </pre>
  */
 public final class LlamaGraph {
@@ -74,10 +75,17 @@ public final class LlamaGraph {
         }
 
         Backend out = placement.outputBackend();
-        moveResidual(ws, current, out, count);
-        Workspace.Buffers buf = ws.buffers(out);
         Workspace.OutputBuffers head = ws.output();
-        out.copyRows(head.last, 0, buf.x, count - 1, 1);
+        Workspace.Buffers last = ws.buffers(current);
+        if (out == current) {
+            out.copyRows(head.last, 0, last.x, count - 1, 1);
+        } else {
+            // Only the batch's last row goes on to the output head: move one row, not the batch.
+            // proj is free once the last layer has added it into x.
+            current.copyRows(last.proj, 0, last.x, count - 1, 1);
+            current.read(last.proj, ws.hostRows, 1);
+            out.write(head.last, ws.hostRows, 1);
+        }
         out.rmsNorm(head.normed, head.last, weights.outputNorm(), 1, config.rmsEps());
         out.matmul(head.logits, head.normed, weights.output(), 1);
         out.read(head.logits, logits, 1);

@@ -85,10 +85,8 @@ public final class Workspace implements AutoCloseable {
                     buffers.put(b, new Buffers(b, config, batchSize, owned));
                 }
             }
+            // The output head needs only its three one-row buffers: the last layer's backend hands it one row.
             this.output = new OutputBuffers(placement.outputBackend(), config, owned);
-            if (!buffers.containsKey(placement.outputBackend())) {
-                buffers.put(placement.outputBackend(), new Buffers(placement.outputBackend(), config, batchSize, owned));
-            }
             this.hostRows = new float[Math.multiplyExact(batchSize, config.embeddingDim())];
         } catch (RuntimeException | Error e) {
             closeOwned(e);
