@@ -77,6 +77,20 @@ class ModelLifecycleTest {
     }
 
     @Test
+    void seededSamplingRepeatsAfterClear() throws Exception {
+        SamplingParams seeded = SamplingParams.defaults(7).withTemperature(1.0f);
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(ContextParams.defaults().withContextSize(96).withSampling(seeded));
+             Context other = model.newContext(ContextParams.defaults().withContextSize(96).withSampling(seeded))) {
+            GenerationResult first = ctx.generate("abc", 12);
+            ctx.generate(" more", 12);
+            ctx.clear();
+            assertArrayEquals(first.tokens(), ctx.generate("abc", 12).tokens(), "clear restarts the sampler from its seed");
+            assertArrayEquals(first.tokens(), other.generate("abc", 12).tokens(), "same seed, same text in another context");
+        }
+    }
+
+    @Test
     void memoryInfoAddsUp() throws Exception {
         try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
              Context ctx = model.newContext(greedy(96).withKeyType(GgmlType.Q8_0).withValueType(GgmlType.F16))) {

@@ -110,13 +110,14 @@ final class BenchCommand implements Callable<Integer> {
                     ctx.evaluate(prompt);
                     pp[r] = promptTokens * 1e9 / (System.nanoTime() - t0);
                 }
+                float[] logits = new float[vocab];
                 for (int r = 0; r < repetitions; r++) {
                     ctx.clear();
                     int[] one = new int[1];
                     long t0 = System.nanoTime();
                     for (int i = 0; i < genTokens; i++) {
                         one[0] = rng.nextInt(vocab);
-                        ctx.evaluate(one);
+                        ctx.evaluate(one, logits);
                     }
                     tg[r] = genTokens * 1e9 / (System.nanoTime() - t0);
                 }

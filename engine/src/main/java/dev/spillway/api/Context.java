@@ -27,6 +27,7 @@ public final class Context implements AutoCloseable {
     private final float[] logits;          // (n_vocab) logits of the last evaluated token
     private int position;                  // tokens in the KV cache
     private int pendingToken = -1;         // sampled but not yet evaluated
+    private Sampler sampler;               // created by the first generate
     private boolean hasLogits;
     private boolean closed;
 
@@ -75,9 +76,22 @@ public final class Context implements AutoCloseable {
      * @throws IllegalArgumentException if they do not fit in the context or an id is out of range
      */
     public float[] evaluate(int[] tokens) {
+        float[] out = new float[logits.length];
+        evaluate(tokens, out);
+        return out;
+    }
+
+    /**
+     * Evaluates tokens after what the context holds and copies the last token's logits into
+     * {@code logitsOut} (at least n_vocab long), allocating nothing per call.
+     */
+    public void evaluate(int[] tokens, float[] logitsOut) {
         ensureOpen();
+        if (logitsOut.length < logits.length) {
+            throw new IllegalArgumentException("logits array holds " + logitsOut.length + ", vocabulary is " + logits.length);
+        }
         evaluateInternal(withPending(tokens));
-        return logits.clone();
+        System.arraycopy(logits, 0, logitsOut, 0, logits.length);
     }
 
     /** Generates up to {@code maxTokens} tokens after {@code prompt} with the context's sampling settings. */
@@ -105,7 +119,7 @@ public final class Context implements AutoCloseable {
         if (promptTokens.length == 0 && !hasLogits) {
             throw new IllegalArgumentException("empty prompt and nothing evaluated yet: there is nothing to continue from");
         }
-        Sampler sampler = new Sampler(sampling, model.config().vocabSize());
+        Sampler sampler = samplerFor(sampling);
         for (int t : promptTokens) {
             sampler.accept(t);
         }
@@ -151,12 +165,29 @@ public final class Context implements AutoCloseable {
                 t1 - t0, passes, t2 - t1);
     }
 
-    /** Forgets the conversation. The KV cache is kept allocated and simply overwritten. */
+    /**
+     * The context's sampler, kept across {@code generate} calls so that the random stream goes on and
+     * the repetition penalty sees earlier turns; replaced when other sampling settings are asked for.
+     */
+    private Sampler samplerFor(SamplingParams sampling) {
+        if (sampler == null || !sampler.params().equals(sampling)) {
+            sampler = new Sampler(sampling, model.config().vocabSize());
+        }
+        return sampler;
+    }
+
+    /**
+     * Forgets the conversation: the sampler restarts from its seed and the KV cache, kept allocated,
+     * is simply overwritten.
+     */
     public void clear() {
         ensureOpen();
         position = 0;
         pendingToken = -1;
         hasLogits = false;
+        if (sampler != null) {
+            sampler.reset();
+        }
     }
 
     /** Memory this context uses, with the model's share. */
