@@ -5,7 +5,7 @@ package dev.spillway.bindings;
  * {@code hipErrorOutOfMemory}, {@code CL_MEM_OBJECT_ALLOCATION_FAILURE}, {@code CL_OUT_OF_RESOURCES}),
  * or an allocation would exceed the budget Spillway enforces for a device that cannot report it
  * (PoCL). Device backends turn it into the engine's {@code BackendMemoryException} at the seam, so
- * the loader can free that attempt and retry with fewer layers on the device.
+ * a loader can free that attempt (and, once the scheduler exists, retry with fewer layers on the device).
  */
 public class GpuMemoryError extends NativeException {
     private final long requestedBytes;

@@ -2,7 +2,8 @@ package dev.spillway.engine.backend;
 
 /**
  * A backend could not allocate memory for a weight, cache or buffer. Device backends throw their
- * {@code GpuMemoryError} subtype; the loader catches this type to retry with fewer layers offloaded.
+ * {@code GpuMemoryError} as the cause. Today a load that runs out fails with nothing left allocated; the
+ * scheduler (planned) will catch this type to retry with fewer layers offloaded.
  */
 public class BackendMemoryException extends RuntimeException {
     private final String backend;

@@ -9,7 +9,7 @@ import java.util.Set;
 
 /**
  * Which backend runs each transformer layer and the output head. Decided before any weight is
- * loaded (by the scheduler, or "everything on the CPU"), and printable as a table.
+ * loaded (today: the last {@code -ngl} layers on the device, the rest on the CPU), and printable as a table.
  *
  * @param layerBackends one backend per layer, index = layer
  * @param outputBackend runs the final norm and the output projection

@@ -7,7 +7,7 @@ import java.util.Optional;
  *
  * <p>This table is the single source of truth for "how many bytes does a row of N elements take":
  * the GGUF reader uses it to validate tensor sizes, the CPU and device backends to walk rows, and
- * the memory estimator to size device buffers. Ids and block sizes are those of ggml's
+ * device backends to size their buffers. Ids and block sizes are those of ggml's
  * {@code enum ggml_type} and {@code ggml_type_traits} (facts of the format).
  *
  * <p>{@link #computable()} says whether Spillway can run matrix products on weights of that type;
