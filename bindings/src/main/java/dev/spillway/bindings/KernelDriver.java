@@ -18,7 +18,7 @@ public interface KernelDriver {
 
     void free(long pointer);
 
-    /** Enqueues a host-to-device copy on {@code stream}; synchronize the stream before reusing {@code src}. */
+    /** Enqueues a host-to-device copy from native {@code src} on {@code stream}; synchronize the stream before changing or freeing {@code src}. */
     void copyToDevice(long dst, MemorySegment src, long bytes, MemorySegment stream);
 
     /** Enqueues a device-to-host copy on {@code stream}; synchronize the stream before reading {@code dst}. */
@@ -29,8 +29,19 @@ public interface KernelDriver {
     /** Looks a kernel up by its (unmangled) name. */
     MemorySegment function(MemorySegment module, String name);
 
-    /** Launches {@code function} with {@code params} a {@code void**} of pointers to the argument values. */
-    void launch(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream, MemorySegment params);
+    /**
+     * Launches {@code function}, the kernel named {@code kernel}, on a grid of {@code grid[0..2]} blocks
+     * of {@code block[0..2]} threads, with {@code params} a {@code void**} of pointers to the argument
+     * values. A failure's message names the kernel and the grid (built only when the call fails).
+     */
+    void launch(MemorySegment function, String kernel, int[] grid, int[] block, int sharedBytes, MemorySegment stream,
+                MemorySegment params);
+
+    /** How a failed launch is named: {@code cuLaunchKernel(spw_rope, grid 1x70000x1, block 256x1x1)}. */
+    static String describeLaunch(String call, String kernel, int[] grid, int[] block) {
+        return call + "(" + kernel + ", grid " + grid[0] + "x" + grid[1] + "x" + grid[2] + ", block " + block[0] + "x"
+                + block[1] + "x" + block[2] + ")";
+    }
 
     /** Free and total memory of the current device. */
     DeviceMemory memoryInfo();

@@ -31,6 +31,11 @@ public final class Cuda implements KernelDriver {
     private static final int NAME_CAPACITY = 256;
     private static final int JIT_LOG_CAPACITY = 16 * 1024;
 
+    /** No context address: nothing is known to be bound. */
+    private static final long UNKNOWN = -1;
+    /** Per thread: the address of the context last bound through {@link #setCurrent} (0 for none), or {@link #UNKNOWN}. */
+    private static final ThreadLocal<long[]> CURRENT = ThreadLocal.withInitial(() -> new long[] {UNKNOWN});
+
     private Cuda() {
     }
 
@@ -109,14 +114,6 @@ public final class Cuda implements KernelDriver {
                 attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR(), device));
     }
 
-    public int multiprocessorCount(int device) {
-        return attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT(), device);
-    }
-
-    public int maxThreadsPerBlock(int device) {
-        return attribute(CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK(), device);
-    }
-
     private int attribute(int attribute, int device) {
         return OutParams.i32(out -> check(cuDeviceGetAttribute(out, attribute, device), "cuDeviceGetAttribute(" + attribute + ")"));
     }
@@ -132,9 +129,20 @@ public final class Cuda implements KernelDriver {
         check(cuDevicePrimaryCtxRelease_v2(device), "cuDevicePrimaryCtxRelease_v2");
     }
 
-    /** Binds {@code context} to the calling thread (CUDA's current context is per thread). */
+    /**
+     * Binds {@code context} to the calling thread (CUDA's current context is per thread). Skips the
+     * call when this thread's last {@code setCurrent} bound the same context: every binding Spillway
+     * makes goes through here (runtimes, device listing, releases), so that record is the thread's
+     * binding; code that binds contexts behind this wrapper's back is not supported.
+     */
     public void setCurrent(MemorySegment context) {
+        long[] current = CURRENT.get();
+        if (current[0] == context.address()) {
+            return;
+        }
+        current[0] = UNKNOWN;   // until the call succeeds
         check(cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        current[0] = context.address();
     }
 
     /** Free and total memory of the current context's device. */
@@ -218,8 +226,12 @@ public final class Cuda implements KernelDriver {
 
     /** {@code cuLaunchKernel} with {@code params} a {@code void**} of pointers to each argument's value. */
     @Override
-    public void launch(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream, MemorySegment params) {
-        check(cuLaunchKernel(function, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, stream, params,
-                MemorySegment.NULL), "cuLaunchKernel");
+    public void launch(MemorySegment function, String kernel, int[] grid, int[] block, int sharedBytes, MemorySegment stream,
+                       MemorySegment params) {
+        int status = cuLaunchKernel(function, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, stream, params,
+                MemorySegment.NULL);
+        if (status != CUDA_SUCCESS()) {   // the message is built only for a failure
+            check(status, KernelDriver.describeLaunch("cuLaunchKernel", kernel, grid, block));
+        }
     }
 }

@@ -31,6 +31,10 @@ public final class Hip implements KernelDriver {
 
     private static final int NAME_CAPACITY = 256;
 
+    private static final int NONE = -1;
+    /** Per thread: the device last set through {@link #setDevice}, or {@link #NONE}. */
+    private static final ThreadLocal<int[]> CURRENT = ThreadLocal.withInitial(() -> new int[] {NONE});
+
     private Hip() {
     }
 
@@ -99,9 +103,19 @@ public final class Hip implements KernelDriver {
         return OutParams.i64(out -> check(hipDeviceTotalMem(out, device), "hipDeviceTotalMem"));
     }
 
-    /** Makes {@code device} current for the calling thread. */
+    /**
+     * Makes {@code device} current for the calling thread. Skips the call when this thread's last
+     * {@code setDevice} set the same device: every binding Spillway makes goes through here, so that
+     * record is the thread's binding.
+     */
     public void setDevice(int device) {
+        int[] current = CURRENT.get();
+        if (current[0] == device) {
+            return;
+        }
+        current[0] = NONE;   // unknown until the call succeeds
         check(hipSetDevice(device), "hipSetDevice(" + device + ")");
+        current[0] = device;
     }
 
     /** Free and total memory of the calling thread's current device. */
@@ -172,8 +186,12 @@ public final class Hip implements KernelDriver {
 
     /** {@code hipModuleLaunchKernel} with {@code params} a {@code void**} of pointers to each argument's value. */
     @Override
-    public void launch(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream, MemorySegment params) {
-        check(hipModuleLaunchKernel(function, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, stream, params,
-                MemorySegment.NULL), "hipModuleLaunchKernel");
+    public void launch(MemorySegment function, String kernel, int[] grid, int[] block, int sharedBytes, MemorySegment stream,
+                       MemorySegment params) {
+        int status = hipModuleLaunchKernel(function, grid[0], grid[1], grid[2], block[0], block[1], block[2], sharedBytes, stream,
+                params, MemorySegment.NULL);
+        if (status != hipSuccess()) {   // the message is built only for a failure
+            check(status, KernelDriver.describeLaunch("hipModuleLaunchKernel", kernel, grid, block));
+        }
     }
 }

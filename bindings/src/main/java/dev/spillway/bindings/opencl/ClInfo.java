@@ -8,6 +8,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Small queries of platforms, devices and programs, each through {@link ClStatus}. Call only after
@@ -15,6 +17,9 @@ import java.util.List;
  * returned as address segments; platforms and devices need no release.
  */
 public final class ClInfo {
+    /** The prefix of CL_PLATFORM_VERSION and CL_DEVICE_VERSION strings. */
+    private static final Pattern VERSION = Pattern.compile("OpenCL (\\d+)\\.(\\d+)");
+
     private ClInfo() {
     }
 
@@ -104,6 +109,23 @@ public final class ClInfo {
             MemorySegment value = arena.allocate(8, 8);
             ClStatus.check(OpenCl.clGetDeviceInfo(device, param, bytes, value, MemorySegment.NULL), "clGetDeviceInfo");
             return bytes == 4 ? Integer.toUnsignedLong(value.get(ValueLayout.JAVA_INT, 0)) : value.get(ValueLayout.JAVA_LONG, 0);
+        }
+    }
+
+    /**
+     * The version in a {@code CL_PLATFORM_VERSION} or {@code CL_DEVICE_VERSION} string
+     * ({@code "OpenCL <major>.<minor> <vendor text>"}) as {@code major * 100 + minor}, e.g. 102 for
+     * 1.2 and 300 for 3.0; 0 when the string does not have that form.
+     */
+    public static int version(String clVersion) {
+        Matcher m = VERSION.matcher(clVersion);
+        if (!m.lookingAt()) {
+            return 0;
+        }
+        try {
+            return Integer.parseInt(m.group(1)) * 100 + Integer.parseInt(m.group(2));
+        } catch (NumberFormatException e) {
+            return 0;   // more digits than an int holds: no version the spec defines
         }
     }
 

@@ -74,6 +74,28 @@ public final class ClStatus {
     }
 
     /**
+     * As {@link #check(int, String)} for a call about one argument of a kernel, e.g.
+     * {@code clSetKernelArg(spw_add, 2)}; the message is built only when the call failed.
+     */
+    public static void check(int status, String call, String kernel, int argument) {
+        if (status != OpenCl.CL_SUCCESS()) {
+            throw failure(status, call + "(" + kernel + ", " + argument + ")", -1, null);
+        }
+    }
+
+    /**
+     * As {@link #check(int, String)} for {@code clEnqueueNDRangeKernel} of {@code kernel} on
+     * {@code groups} work-groups of {@code groupSize} items (3 dimensions each); the message, e.g.
+     * {@code clEnqueueNDRangeKernel(spw_rope, 2x70000x1 groups of 256x1x1)}, is built only when the call failed.
+     */
+    public static void checkLaunch(int status, String kernel, int[] groups, int[] groupSize) {
+        if (status != OpenCl.CL_SUCCESS()) {
+            throw failure(status, "clEnqueueNDRangeKernel(" + kernel + ", " + groups[0] + "x" + groups[1] + "x" + groups[2]
+                    + " groups of " + groupSize[0] + "x" + groupSize[1] + "x" + groupSize[2] + ")", -1, null);
+        }
+    }
+
+    /**
      * Checks the {@code cl_int errcode_ret} that object-creating calls write, and returns the handle
      * they returned.
      */

@@ -69,4 +69,17 @@ class CudaTest {
         assertTrue(ampere.compareTo(ComputeCapability.ofSm(90)) < 0);
         assertThrows(IllegalArgumentException.class, () -> new ComputeCapability(0, 0));
     }
+
+    /** A failed launch names the kernel and its grid, in the message the status checker builds. */
+    @Test
+    void aLaunchIsDescribedByKernelAndGrid() {
+        assertEquals("cuLaunchKernel(spw_rope, grid 1x70000x1, block 256x1x1)",
+                dev.spillway.bindings.KernelDriver.describeLaunch("cuLaunchKernel", "spw_rope", new int[] {1, 70000, 1},
+                        new int[] {256, 1, 1}));
+        NativeException e = Cuda.failure(1, "CUDA_ERROR_INVALID_VALUE", "invalid argument",
+                dev.spillway.bindings.KernelDriver.describeLaunch("cuLaunchKernel", "spw_add", new int[] {4, 1, 1},
+                        new int[] {256, 1, 1}), -1);
+        assertTrue(e.getMessage().startsWith("cuLaunchKernel(spw_add, grid 4x1x1, block 256x1x1): CUDA_ERROR_INVALID_VALUE"),
+                e.getMessage());
+    }
 }

@@ -3,15 +3,13 @@ package dev.spillway.offload.device;
 import dev.spillway.engine.backend.Activations;
 
 /** An F32 activation matrix (rows, cols) in device memory, row-major. */
-final class DeviceActivations implements Activations {
-    final DeviceBackend owner;
+final class DeviceActivations extends DeviceHandle implements Activations {
     final int rows;
     final int cols;
     final DeviceBuffer buffer; // (rows, cols) F32
-    volatile boolean closed;
 
     DeviceActivations(DeviceBackend owner, int rows, int cols, DeviceBuffer buffer) {
-        this.owner = owner;
+        super(owner);
         this.rows = rows;
         this.cols = cols;
         this.buffer = buffer;
@@ -33,8 +31,8 @@ final class DeviceActivations implements Activations {
     }
 
     @Override
-    public void close() {
-        owner.release(this);
+    void free(DeviceMemory memory) {
+        memory.free(buffer);
     }
 
     @Override

@@ -16,13 +16,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.EnumSet;
-import java.util.HashMap;
-import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.Supplier;
 
 /**
  * The device backend shared by OpenCL, CUDA and HIP, written once against a {@link DeviceRuntime}.
@@ -36,9 +32,13 @@ import java.util.function.Supplier;
  * {@code min(device memory the API reports, Options.memoryLimit)}, before the API is called. The
  * device's own out-of-memory errors ({@link GpuMemoryError}) become
  * {@link dev.spillway.engine.backend.BackendMemoryException}s here. The backend owns its runtime and
- * closes it in {@link #close()}.
+ * closes it in {@link #close()}. Host memory for copies is staged in native buffers that grow on
+ * demand and live until {@link #close()} ({@link #stagingBytes()}; not counted as device memory).
  *
- * <p>All calls hold one lock, so contexts sharing a model are serialized.
+ * <p>All calls hold one lock, so contexts sharing a model are serialized. That lets a launch reuse
+ * the backend's argument list and grid arrays, and kernels are looked up once ({@link KernelTable}):
+ * an op allocates nothing. Uploads are not waited for; a staging buffer is refilled only after the
+ * queue was drained since its last upload (see {@link DeviceRuntime#upload}).
  */
 public final class DeviceBackend implements Backend {
 
@@ -80,7 +80,15 @@ public final class DeviceBackend implements Backend {
     private final String name;
     private final DeviceMemory memory;
     private final ReentrantLock lock = new ReentrantLock();
-    private final Map<String, DeviceRuntime.Kernel> kernels = new HashMap<>();
+    // Launch state, reused under the lock: calls are serialized, so nothing is allocated per launch.
+    private final KernelTable kernels;
+    private final KernelArgs args = new KernelArgs();
+    private final int[] grid = {1, 1, 1};
+    private final int[] group = {1, 1, 1};
+    private final int maxGroupsY;
+    // Host staging (not device memory): token rows and logits, and the RoPE table's host side.
+    private final HostStaging transfers = new HostStaging();
+    private final HostStaging ropeHost = new HostStaging();
     private int liveHandles;        // guarded by lock
     private boolean closed;         // guarded by lock
     // RoPE angles of the last (spec, startPos, nTokens), computed in double on the host.
@@ -98,6 +106,8 @@ public final class DeviceBackend implements Backend {
         long reported = runtime.device().totalBytes();
         long budget = options.memoryLimit() > 0 ? Math.min(reported, options.memoryLimit()) : reported;
         this.memory = new DeviceMemory(runtime, name, budget, options.gate());
+        this.kernels = new KernelTable(runtime);
+        this.maxGroupsY = runtime.maxGroupsY();
     }
 
     @Override
@@ -133,6 +143,19 @@ public final class DeviceBackend implements Backend {
         }
     }
 
+    /**
+     * Bytes of native host memory held for staging copies (grown on demand, freed by {@link #close()}).
+     * Host memory: {@link #allocatedBytes()} and the budget count device memory only.
+     */
+    public long stagingBytes() {
+        lock.lock();
+        try {
+            return transfers.capacity() + ropeHost.capacity();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- memory -------------------------------------------------------------------------------
 
     @Override
@@ -143,7 +166,8 @@ public final class DeviceBackend implements Backend {
                     + "; supported: " + MATMUL_TYPES);
         }
         MemorySegment data = tensor.data();   // (rows, cols) in the file's block format
-        return locked(() -> {
+        lock.lock();
+        try {
             checkOpen();
             DeviceBuffer buffer = memory.allocate(data.byteSize(), "weight " + tensor.name());
             try {
@@ -154,23 +178,31 @@ public final class DeviceBackend implements Backend {
             }
             liveHandles++;
             return new DeviceWeight(this, tensor.name(), tensor.type(), tensor.rows(), tensor.cols(), tensor.rowBytes(), buffer);
-        });
+        } finally {
+            lock.unlock();
+        }
     }
 
-    /** Copies all of {@code src} to the start of {@code dst}; heap memory goes through native staging. */
+    /**
+     * Copies all of {@code src} to the start of {@code dst} and waits for the copy, so the caller may
+     * unmap {@code src} once the weight is closed; heap memory goes through native chunks of its own
+     * (loading is no hot path, and the staging buffers stay sized for token rows).
+     */
     private void upload(DeviceBuffer dst, MemorySegment src) {
         try {
             if (src.isNative()) {
                 runtime.upload(dst, 0, src);
+                drainQueue();
                 return;
             }
-            try (Arena staging = Arena.ofConfined()) {
-                MemorySegment chunk = staging.allocate(Math.min(UPLOAD_CHUNK, src.byteSize()), 64);
+            try (Arena chunks = Arena.ofConfined()) {
+                MemorySegment chunk = chunks.allocate(Math.min(UPLOAD_CHUNK, src.byteSize()), 64);
                 for (long off = 0; off < src.byteSize(); off += chunk.byteSize()) {
                     long n = Math.min(chunk.byteSize(), src.byteSize() - off);
                     MemorySegment part = chunk.asSlice(0, n);
                     part.copyFrom(src.asSlice(off, n));
                     runtime.upload(dst, off, part);
+                    drainQueue();   // before the chunk is refilled or freed
                 }
             }
         } catch (GpuMemoryError e) {
@@ -183,7 +215,8 @@ public final class DeviceBackend implements Backend {
         Objects.requireNonNull(keyType, "keyType");
         Objects.requireNonNull(valueType, "valueType");
         OpChecks.kvCache(name, KV_TYPES, contextSize, kvDim, keyType, valueType);
-        return locked(() -> {
+        lock.lock();
+        try {
             checkOpen();
             DeviceBuffer keys = memory.allocate(contextSize * keyType.bytesFor(kvDim),
                     "K cache (" + contextSize + ", " + kvDim + ") " + keyType);
@@ -197,53 +230,50 @@ public final class DeviceBackend implements Backend {
             }
             liveHandles++;
             return new DeviceKvCache(this, contextSize, kvDim, keyType, valueType, keys, values);
-        });
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
     public Activations allocateActivations(int rows, int cols) {
         OpChecks.activationShape(rows, cols);
-        return locked(() -> {
+        lock.lock();
+        try {
             checkOpen();
             DeviceBuffer buffer = memory.allocate(4L * rows * cols, "activations (" + rows + ", " + cols + ")");
             liveHandles++;
             return new DeviceActivations(this, rows, cols, buffer);
-        });
+        } finally {
+            lock.unlock();
+        }
     }
 
-    void release(DeviceActivations a) {
-        releaseHandle(a.closed, () -> {
-            a.closed = true;
-            memory.free(a.buffer);
-        });
-    }
-
-    void release(DeviceWeight w) {
-        releaseHandle(w.closed, () -> {
-            w.closed = true;
-            memory.free(w.buffer);
-        });
-    }
-
-    void release(DeviceKvCache c) {
-        releaseHandle(c.closed, () -> {
-            c.closed = true;
-            memory.free(c.keys);
-            memory.free(c.values);
-        });
-    }
-
-    /** Runs {@code free} once per handle; when the last handle goes, so does the scratch. */
-    private void releaseHandle(boolean alreadyClosed, Runnable free) {
+    /**
+     * Frees a handle's memory once: the flag is tested and set under the lock, so concurrent closes
+     * of one handle free it and count it down once. When the last handle goes, so does the scratch.
+     */
+    void release(DeviceHandle handle) {
         lock.lock();
         try {
-            if (alreadyClosed) {
+            if (handle.closed) {
                 return;
             }
-            free.run();
+            handle.closed = true;
+            handle.free(memory);
             if (!closed && --liveHandles == 0) {
                 freeScratch();
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Handles allocated and not yet closed (tests). */
+    int liveHandles() {
+        lock.lock();
+        try {
+            return liveHandles;
         } finally {
             lock.unlock();
         }
@@ -259,100 +289,154 @@ public final class DeviceBackend implements Backend {
     @Override
     public void write(Activations dst, float[] src, int nRows) {
         Objects.requireNonNull(src, "src");
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceActivations d = activations(dst, "dst");
             OpChecks.transfer(d, nRows, src.length, "write");
             int n = nRows * d.cols;
             if (n > 0) {
-                uploadFloats(d.buffer, src, n);
+                MemorySegment host = staging(transfers, 4L * n);
+                MemorySegment.copy(src, 0, host, LE_FLOAT, 0, n);
+                uploadFrom(transfers, d.buffer, host);
             }
-            return null;
-        });
-    }
-
-    private void uploadFloats(DeviceBuffer dst, float[] src, int n) {
-        try (Arena staging = Arena.ofConfined()) {
-            MemorySegment seg = staging.allocate(4L * n, 64);
-            MemorySegment.copy(src, 0, seg, LE_FLOAT, 0, n);
-            runtime.upload(dst, 0, seg);
-        } catch (GpuMemoryError e) {
-            throw memory.translate(e, -1, "upload of " + 4L * n + " bytes");
+        } finally {
+            lock.unlock();
         }
     }
 
     @Override
     public void read(Activations src, float[] dst, int nRows) {
         Objects.requireNonNull(dst, "dst");
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceActivations s = activations(src, "src");
             OpChecks.transfer(s, nRows, dst.length, "read");
             int n = nRows * s.cols;
             if (n == 0) {
-                return null;
+                return;
             }
-            try (Arena staging = Arena.ofConfined()) {
-                MemorySegment seg = staging.allocate(4L * n, 64);
-                runtime.download(s.buffer, 0, seg);
-                MemorySegment.copy(seg, LE_FLOAT, 0, dst, 0, n);
+            MemorySegment host = staging(transfers, 4L * n);
+            try {
+                runtime.download(s.buffer, 0, host);
             } catch (GpuMemoryError e) {
                 throw memory.translate(e, -1, "download of " + 4L * n + " bytes");
             }
-            return null;
-        });
+            uploadsCompleted();   // a download waits for everything enqueued before it
+            MemorySegment.copy(host, LE_FLOAT, 0, dst, 0, n);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@code bytes} of {@code staging}'s memory to fill. If an upload from it may still be reading
+     * it, waits for the queue first: a read after a write (which its download would wait for
+     * anyway), or two batches without a read in between. The RoPE table has a staging buffer of its
+     * own, so within a forward pass nothing waits before the read of its result.
+     */
+    private MemorySegment staging(HostStaging staging, long bytes) {
+        if (staging.inFlight) {
+            drainQueue();
+        }
+        return staging.segment(bytes);
+    }
+
+    /** Enqueues the copy of {@code host}, memory of {@code staging}, to the start of {@code dst}; the copy may read it until the next synchronization. */
+    private void uploadFrom(HostStaging staging, DeviceBuffer dst, MemorySegment host) {
+        staging.inFlight = true;
+        try {
+            runtime.upload(dst, 0, host);
+        } catch (GpuMemoryError e) {
+            throw memory.translate(e, -1, "upload of " + host.byteSize() + " bytes");
+        }
+    }
+
+    /** Waits for every enqueued op (a {@link #read} does this by itself). */
+    public void synchronize() {
+        lock.lock();
+        try {
+            checkOpen();
+            drainQueue();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits for the queue; no upload reads a staging buffer afterwards. */
+    private void drainQueue() {
+        runtime.synchronize();
+        uploadsCompleted();
+    }
+
+    private void uploadsCompleted() {
+        transfers.inFlight = false;
+        ropeHost.inFlight = false;
     }
 
     // ---- ops ------------------------------------------------------------------------------------
 
     @Override
     public void rmsNorm(Activations out, Activations in, Weight gamma, int nTokens, float eps) {
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceActivations o = activations(out, "out");
             DeviceActivations i = activations(in, "in");
             DeviceWeight g = weight(gamma, "gamma");
             OpChecks.rmsNorm(o, i, g, nTokens);
-            launch("spw_rms_norm", nTokens, 1, KernelGeometry.NORM_GROUP,
-                    new KernelArgs().buffer(o.buffer).buffer(i.buffer).buffer(g.buffer).i32(i.cols).f32(eps));
-            return null;
-        });
+            args.clear().buffer(o.buffer).buffer(i.buffer).buffer(g.buffer).i32(i.cols).f32(eps);
+            launch(kernels.get(KernelTable.Fixed.RMS_NORM), nTokens, 1, KernelGeometry.NORM_GROUP);
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
     public void matmul(Activations out, Activations in, Weight w, int nTokens) {
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceActivations o = activations(out, "out");
             DeviceActivations i = activations(in, "in");
             DeviceWeight wt = weight(w, "w");
             OpChecks.matmul(o, i, wt, nTokens);
-            launch("spw_matmul_" + suffix(wt.type), wt.rows, KernelGeometry.groups(nTokens, KernelGeometry.MATMUL_TOKENS),
-                    KernelGeometry.MATMUL_GROUP, new KernelArgs().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer)
-                            .i32(wt.rows).i32(wt.cols).i64(wt.rowBytes).i32(nTokens));
-            return null;
-        });
+            DeviceRuntime.Kernel k = kernels.matmul(wt.type);
+            int groupsY = tokenGroups(k, nTokens, KernelGeometry.MATMUL_TOKENS);
+            args.clear().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer).i32(wt.rows).i32(wt.cols).i64(wt.rowBytes)
+                    .i32(nTokens);
+            launch(k, wt.rows, groupsY, KernelGeometry.MATMUL_GROUP);
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
     public void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
         Objects.requireNonNull(spec, "spec");
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceActivations a = activations(x, "x");
             OpChecks.rope(a, nTokens, headCount, headDim, startPos, spec);
             if (nTokens == 0) {
-                return null;
+                return;
             }
+            DeviceRuntime.Kernel k = kernels.get(KernelTable.Fixed.ROPE);
+            int groupsY = tokenGroups(k, nTokens, 1);   // before the table is built for the batch
             DeviceBuffer table = ropeTable(spec, startPos, nTokens);
             int pairs = spec.rotatedDims() / 2;
-            launch("spw_rope", KernelGeometry.groups((long) headCount * pairs, KernelGeometry.ROW_GROUP), nTokens,
-                    KernelGeometry.ROW_GROUP, new KernelArgs().buffer(a.buffer).buffer(table).i32(headCount).i32(headDim)
-                            .i32(spec.rotatedDims()).i32(spec.style() == RopeSpec.Style.NEOX ? 1 : 0));
-            return null;
-        });
+            args.clear().buffer(a.buffer).buffer(table).i32(headCount).i32(headDim).i32(spec.rotatedDims())
+                    .i32(spec.style() == RopeSpec.Style.NEOX ? 1 : 0);
+            launch(k, KernelGeometry.groups((long) headCount * pairs, KernelGeometry.ROW_GROUP), groupsY, KernelGeometry.ROW_GROUP);
+        } finally {
+            lock.unlock();
+        }
     }
 
     /**
      * The cos/sin table (nTokens, rot/2, 2) for positions startPos.., as the CPU backend computes it:
-     * {@code theta = pos * inverseFrequency} in double. Rebuilt only when the spec or the positions
-     * change (every layer of a batch reuses it); the in-order queue orders the upload after the
-     * launches that read the previous table.
+     * {@code theta = pos * inverseFrequency} in double. Cached by (spec, startPos, nTokens), so of the
+     * 2 x n_layer rope calls of a forward pass only the first builds and uploads it; the upload is
+     * not waited for (the in-order queue orders it after the launches that read the previous table,
+     * and before those that read this one), and its host side has a staging buffer of its own, which
+     * the next pass finds free once a read has drained the queue.
      */
     private DeviceBuffer ropeTable(RopeSpec spec, int startPos, int nTokens) {
         if (!spec.equals(ropeSpec)) {
@@ -373,15 +457,17 @@ public final class DeviceBackend implements Backend {
             ropeTable = null;
             ropeTable = memory.allocate(bytes, "rope table (" + nTokens + ", " + pairs + ")");
         }
-        float[] cs = new float[2 * pairs * nTokens];
+        MemorySegment host = staging(ropeHost, bytes);
         for (int t = 0; t < nTokens; t++) {
             for (int i = 0; i < pairs; i++) {
                 double theta = (double) (startPos + t) * ropeInverseFrequency[i];
-                cs[2 * (t * pairs + i)] = (float) Math.cos(theta);
-                cs[2 * (t * pairs + i) + 1] = (float) Math.sin(theta);
+                long at = 8L * (t * pairs + i);
+                host.set(LE_FLOAT, at, (float) Math.cos(theta));
+                host.set(LE_FLOAT, at + 4, (float) Math.sin(theta));
             }
         }
-        uploadFloats(ropeTable, cs, cs.length);
+        ropeStart = -1;   // until the upload is enqueued
+        uploadFrom(ropeHost, ropeTable, host);
         ropeStart = startPos;
         ropeRows = nTokens;
         return ropeTable;
@@ -389,85 +475,92 @@ public final class DeviceBackend implements Backend {
 
     @Override
     public void kvStore(KvCache cache, Activations k, Activations v, int startPos, int nTokens) {
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceKvCache c = kvCache(cache);
             DeviceActivations ka = activations(k, "k");
             DeviceActivations va = activations(v, "v");
             OpChecks.kvStore(c, ka, va, startPos, nTokens);
             storeSide(c.keys, c.keyType, c.keyRowBytes(), ka, c.kvDim(), startPos, nTokens);
             storeSide(c.values, c.valueType, c.valueRowBytes(), va, c.kvDim(), startPos, nTokens);
-            return null;
-        });
+        } finally {
+            lock.unlock();
+        }
     }
 
     private void storeSide(DeviceBuffer side, GgmlType type, long rowBytes, DeviceActivations src, int kvDim, int startPos,
                            int nTokens) {
+        DeviceRuntime.Kernel k = kernels.kvStore(type);
+        int groupsY = tokenGroups(k, nTokens, 1);
         int perItem = type.blockElements() > 1 ? KernelGeometry.KV_BLOCK : 1;
-        launch("spw_kv_store_" + suffix(type), KernelGeometry.groups(kvDim / perItem, KernelGeometry.ROW_GROUP), nTokens,
-                KernelGeometry.ROW_GROUP, new KernelArgs().buffer(side).buffer(src.buffer).i32(kvDim).i64(rowBytes)
-                        .i32(startPos));
+        args.clear().buffer(side).buffer(src.buffer).i32(kvDim).i64(rowBytes).i32(startPos);
+        launch(k, KernelGeometry.groups(kvDim / perItem, KernelGeometry.ROW_GROUP), groupsY, KernelGeometry.ROW_GROUP);
     }
 
     @Override
     public void attention(Activations out, Activations q, KvCache cache, AttentionShape shape, int startPos, int nTokens) {
         Objects.requireNonNull(shape, "shape");
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceActivations o = activations(out, "out");
             DeviceActivations qa = activations(q, "q");
             DeviceKvCache c = kvCache(cache);
             OpChecks.attention(o, qa, c, shape, startPos, nTokens);
-            launch("spw_attention_" + suffix(c.keyType) + "_" + suffix(c.valueType), shape.headCount(), nTokens,
-                    KernelGeometry.ATTENTION_GROUP, new KernelArgs().buffer(o.buffer).buffer(qa.buffer).buffer(c.keys)
-                            .buffer(c.values).i64(c.keyRowBytes()).i64(c.valueRowBytes()).i32(shape.headCount())
-                            .i32(shape.kvHeadCount()).i32(shape.headDim()).f32(shape.scale()).i32(startPos));
-            return null;
-        });
+            DeviceRuntime.Kernel k = kernels.attention(c.keyType, c.valueType);
+            int groupsY = tokenGroups(k, nTokens, 1);
+            args.clear().buffer(o.buffer).buffer(qa.buffer).buffer(c.keys).buffer(c.values).i64(c.keyRowBytes())
+                    .i64(c.valueRowBytes()).i32(shape.headCount()).i32(shape.kvHeadCount()).i32(shape.headDim())
+                    .f32(shape.scale()).i32(startPos);
+            launch(k, shape.headCount(), groupsY, KernelGeometry.ATTENTION_GROUP);
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
     public void swiglu(Activations gate, Activations up, int nTokens) {
-        elementwise("spw_swiglu", gate, up, nTokens);
+        elementwise(KernelTable.Fixed.SWIGLU, gate, up, nTokens);
     }
 
     @Override
     public void add(Activations acc, Activations other, int nTokens) {
-        elementwise("spw_add", acc, other, nTokens);
+        elementwise(KernelTable.Fixed.ADD, acc, other, nTokens);
     }
 
-    private void elementwise(String kernel, Activations target, Activations other, int nTokens) {
-        locked(() -> {
+    private void elementwise(KernelTable.Fixed kernel, Activations target, Activations other, int nTokens) {
+        lock.lock();
+        try {
             DeviceActivations a = activations(target, "target");
             DeviceActivations b = activations(other, "other");
-            OpChecks.elementwise(a, b, nTokens, kernel);
+            OpChecks.elementwise(a, b, nTokens, kernel.kernel);
             int count = nTokens * a.cols;
-            launch(kernel, KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1, KernelGeometry.ROW_GROUP,
-                    new KernelArgs().buffer(a.buffer).buffer(b.buffer).i32(count));
-            return null;
-        });
+            args.clear().buffer(a.buffer).buffer(b.buffer).i32(count);
+            launch(kernels.get(kernel), KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1, KernelGeometry.ROW_GROUP);
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
     public void copyRows(Activations dst, int dstRow, Activations src, int srcRow, int nRows) {
-        locked(() -> {
+        lock.lock();
+        try {
             DeviceActivations d = activations(dst, "dst");
             DeviceActivations s = activations(src, "src");
             OpChecks.copyRows(d, dstRow, s, srcRow, nRows);
             int count = nRows * d.cols;
-            launch("spw_copy_rows", KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1, KernelGeometry.ROW_GROUP,
-                    new KernelArgs().buffer(d.buffer).i32(dstRow * d.cols).buffer(s.buffer).i32(srcRow * s.cols).i32(count));
-            return null;
-        });
+            args.clear().buffer(d.buffer).i32(dstRow * d.cols).buffer(s.buffer).i32(srcRow * s.cols).i32(count);
+            launch(kernels.get(KernelTable.Fixed.COPY_ROWS), KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1,
+                    KernelGeometry.ROW_GROUP);
+        } finally {
+            lock.unlock();
+        }
     }
 
-    /** Waits for every enqueued op (a {@link #read} does this by itself). */
-    public void synchronize() {
-        locked(() -> {
-            checkOpen();
-            runtime.synchronize();
-            return null;
-        });
-    }
-
+    /**
+     * Frees the device memory (handles still open are freed with the backend), then closes the
+     * runtime, which waits for the queue, and only then the staging buffers that uploads may read.
+     */
     @Override
     public void close() {
         lock.lock();
@@ -478,9 +571,14 @@ public final class DeviceBackend implements Backend {
             closed = true;
             try {
                 freeScratch();
-                memory.freeAll();   // handles still open are freed with the backend
+                memory.freeAll();
             } finally {
-                runtime.close();
+                try {
+                    runtime.close();
+                } finally {
+                    transfers.close();
+                    ropeHost.close();
+                }
             }
         } finally {
             lock.unlock();
@@ -497,29 +595,42 @@ public final class DeviceBackend implements Backend {
 
     /** The kernel-name suffix of a type: {@code f32}, {@code q8_0}, {@code q4_k}, … */
     static String suffix(GgmlType type) {
-        return type.name().toLowerCase(Locale.ROOT);
+        return KernelTable.suffix(type);
     }
 
-    /** Enqueues {@code kernel} on a (groupsX, groupsY) grid of 1-D groups of {@code groupSize}; empty grids are skipped. */
-    private void launch(String kernel, int groupsX, int groupsY, int groupSize, KernelArgs args) {
+    /**
+     * Enqueues {@code kernel} with {@link #args} on a (groupsX, groupsY) grid of 1-D groups of
+     * {@code groupSize}; empty grids are skipped.
+     */
+    private void launch(DeviceRuntime.Kernel kernel, int groupsX, int groupsY, int groupSize) {
         if (groupsX == 0 || groupsY == 0) {
             return;
         }
-        DeviceRuntime.Kernel k = kernels.computeIfAbsent(kernel, runtime::kernel);
+        grid[0] = groupsX;
+        grid[1] = groupsY;
+        group[0] = groupSize;
         try {
-            runtime.launch(k, new int[] {groupsX, groupsY, 1}, new int[] {groupSize, 1, 1}, args);
+            runtime.launch(kernel, grid, group, args);
         } catch (GpuMemoryError e) {
-            throw memory.translate(e, -1, "launch of " + kernel);
+            throw memory.translate(e, -1, "launch of " + kernel.name());
         }
     }
 
-    private <T> T locked(Supplier<T> body) {
-        lock.lock();
-        try {
-            return body.get();
-        } finally {
-            lock.unlock();
+    /**
+     * The groups in grid dimension Y of a launch of {@code kernel} with one group per
+     * {@code tokensPerGroup} tokens of the batch.
+     *
+     * @throws IllegalArgumentException when the runtime's grid cannot hold them (CUDA and HIP: 65535)
+     */
+    private int tokenGroups(DeviceRuntime.Kernel kernel, int nTokens, int tokensPerGroup) {
+        int groups = KernelGeometry.groups(nTokens, tokensPerGroup);
+        if (groups > maxGroupsY) {
+            throw new IllegalArgumentException(name + ": " + kernel.name() + " cannot run a batch of " + nTokens
+                    + " tokens: " + runtime.api() + " launches at most " + maxGroupsY + " groups in grid dimension Y, one per "
+                    + (tokensPerGroup == 1 ? "token" : tokensPerGroup + " tokens") + "; use a batch size (-b) of at most "
+                    + (long) maxGroupsY * tokensPerGroup);
         }
+        return groups;
     }
 
     private void checkOpen() {

@@ -4,19 +4,17 @@ import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.tensor.GgmlType;
 
 /** One layer's K and V rows in device memory; token row p of each side starts at p * rowBytes. */
-final class DeviceKvCache implements KvCache {
-    final DeviceBackend owner;
+final class DeviceKvCache extends DeviceHandle implements KvCache {
     private final int contextSize;
     private final int kvDim;
     final GgmlType keyType;
     final GgmlType valueType;
     final DeviceBuffer keys;   // (contextSize, kvDim) in keyType
     final DeviceBuffer values; // (contextSize, kvDim) in valueType
-    volatile boolean closed;
 
     DeviceKvCache(DeviceBackend owner, int contextSize, int kvDim, GgmlType keyType, GgmlType valueType,
                   DeviceBuffer keys, DeviceBuffer values) {
-        this.owner = owner;
+        super(owner);
         this.contextSize = contextSize;
         this.kvDim = kvDim;
         this.keyType = keyType;
@@ -59,8 +57,9 @@ final class DeviceKvCache implements KvCache {
     }
 
     @Override
-    public void close() {
-        owner.release(this);
+    void free(DeviceMemory memory) {
+        memory.free(keys);
+        memory.free(values);
     }
 
     @Override

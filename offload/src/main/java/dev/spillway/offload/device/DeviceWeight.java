@@ -4,18 +4,16 @@ import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 
 /** A weight uploaded to device memory in its GGUF block format: rows of {@code rowBytes}. */
-final class DeviceWeight implements Weight {
-    final DeviceBackend owner;
+final class DeviceWeight extends DeviceHandle implements Weight {
     private final String name;
     final GgmlType type;
     final int rows;
     final int cols;
     final long rowBytes;
     final DeviceBuffer buffer; // (rows, cols) in type's block format
-    volatile boolean closed;
 
     DeviceWeight(DeviceBackend owner, String name, GgmlType type, int rows, int cols, long rowBytes, DeviceBuffer buffer) {
-        this.owner = owner;
+        super(owner);
         this.name = name;
         this.type = type;
         this.rows = rows;
@@ -50,8 +48,8 @@ final class DeviceWeight implements Weight {
     }
 
     @Override
-    public void close() {
-        owner.release(this);
+    void free(DeviceMemory memory) {
+        memory.free(buffer);
     }
 
     @Override

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.ToLongFunction;
 
 /**
  * What the CUDA and HIP runtimes share: APIs with a context bound per thread, one stream, a module
@@ -23,10 +24,18 @@ import java.util.Set;
  * subclass's factory acquires the context, stream and module, registering each release in a
  * {@link Releases}, and hands them over; {@link #close()} frees buffers still open (with a warning),
  * then runs the releases. Every public method holds the runtime's lock and binds the context to the
- * calling thread first ({@link #makeCurrent()}), so the runtime may be called from any thread.
+ * calling thread first ({@link #makeCurrent()}; the wrappers skip the API call when the thread has it
+ * bound already), so the runtime may be called from any thread.
+ *
+ * <p>Launches allocate nothing: the {@code void**} parameter block ({@link LaunchParams}) and the
+ * padded grid arrays are this runtime's, reused under its lock; the block lives in the runtime's
+ * arena, freed by {@link #close()}. Uploads are not waited for (see {@link DeviceRuntime#upload});
+ * downloads wait for the stream. Host memory must be native: heap segments are refused, not staged.
  */
 public abstract class ModuleRuntime implements DeviceRuntime {
     private static final System.Logger LOG = System.getLogger("dev.spillway");
+    /** {@code gridDim.y} and {@code gridDim.z} are at most 65535 on CUDA; HIP is held to the same. */
+    static final int MAX_GROUPS_YZ = 65535;
 
     private final DeviceInfo device;
     private final KernelDriver driver;
@@ -35,6 +44,11 @@ public abstract class ModuleRuntime implements DeviceRuntime {
     private final Releases releases;
     private final Map<String, ModuleKernel> kernels = new HashMap<>();
     private final Set<Buffer> live = Collections.newSetFromMap(new IdentityHashMap<>());
+    private final Arena arena = Arena.ofShared();   // the launch parameter block
+    private final LaunchParams params = new LaunchParams(arena);
+    private final int[] grid = new int[3];          // a launch's groups, padded to 3 dimensions
+    private final int[] block = new int[3];         // a launch's group size, padded
+    private final ToLongFunction<DeviceBuffer> launchAddress = b -> own(b, "launch").address;
     private boolean closed;
 
     /**
@@ -49,7 +63,7 @@ public abstract class ModuleRuntime implements DeviceRuntime {
         this.releases = Objects.requireNonNull(releases, "releases");
     }
 
-    /** Binds this runtime's context (CUDA) or device (HIP) to the calling thread. */
+    /** Binds this runtime's context (CUDA) or device (HIP) to the calling thread (a no-op where it is bound). */
     protected abstract void makeCurrent();
 
     @Override
@@ -83,47 +97,35 @@ public abstract class ModuleRuntime implements DeviceRuntime {
         return b;
     }
 
+    /**
+     * Enqueues the copy on the stream and returns: HIP (and CUDA for pinned memory) may read
+     * {@code src} after this returns, so the caller keeps it until a {@link #synchronize()} or
+     * {@link #download}, as {@link DeviceRuntime#upload} says.
+     */
     @Override
     public synchronized void upload(DeviceBuffer dst, long dstOffset, MemorySegment src) {
         checkOpen();
+        DeviceRuntime.requireNative(src, "upload");
         Buffer b = own(dst, "upload");
         checkRange(b, dstOffset, src.byteSize(), "upload");
         if (src.byteSize() == 0) {
             return;
         }
         makeCurrent();
-        // Waiting for the copy lets the caller reuse src at once, whatever the API does with
-        // pageable memory; the stream is in order, so kernels queued before are waited for too.
-        if (src.isNative()) {
-            driver.copyToDevice(b.address + dstOffset, src, src.byteSize(), stream);
-            driver.synchronize(stream);
-        } else {
-            try (Arena staging = Arena.ofConfined()) {
-                driver.copyToDevice(b.address + dstOffset, staging.allocate(src.byteSize(), 16).copyFrom(src), src.byteSize(), stream);
-                driver.synchronize(stream);
-            }
-        }
+        driver.copyToDevice(b.address + dstOffset, src, src.byteSize(), stream);
     }
 
     @Override
     public synchronized void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
         checkOpen();
+        DeviceRuntime.requireNative(dst, "download");
         Buffer b = own(src, "download");
         checkRange(b, srcOffset, dst.byteSize(), "download");
         makeCurrent();
-        if (dst.byteSize() == 0) {
-            driver.synchronize(stream);
-        } else if (dst.isNative()) {
+        if (dst.byteSize() > 0) {
             driver.copyToHost(dst, b.address + srcOffset, dst.byteSize(), stream);
-            driver.synchronize(stream);
-        } else {
-            try (Arena staging = Arena.ofConfined()) {
-                MemorySegment tmp = staging.allocate(dst.byteSize(), 16);
-                driver.copyToHost(tmp, b.address + srcOffset, dst.byteSize(), stream);
-                driver.synchronize(stream);
-                dst.copyFrom(tmp);
-            }
         }
+        driver.synchronize(stream);
     }
 
     @Override
@@ -144,13 +146,21 @@ public abstract class ModuleRuntime implements DeviceRuntime {
         if (!(kernel instanceof ModuleKernel k) || k.owner != this) {
             throw new IllegalArgumentException("kernel " + kernel.name() + " does not belong to " + device.id());
         }
-        int[] grid = dims(groups, "groups", k.name);
-        int[] block = dims(groupSize, "group size", k.name);
-        makeCurrent();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment params = LaunchParams.marshal(arena, args.list(), buffer -> own(buffer, "launch of " + k.name).address);
-            driver.launch(k.function, grid, block, 0, stream, params);
+        pad(groups, grid, "groups", k.name);
+        pad(groupSize, block, "group size", k.name);
+        if (grid[1] > MAX_GROUPS_YZ || grid[2] > MAX_GROUPS_YZ) {
+            throw new IllegalArgumentException(k.name + ": groups " + grid[0] + "x" + grid[1] + "x" + grid[2]
+                    + " exceed " + api() + "'s grid limit of " + MAX_GROUPS_YZ + " in dimensions Y and Z");
         }
+        MemorySegment pointers = params.fill(args, launchAddress);
+        makeCurrent();
+        driver.launch(k.function, k.name, grid, block, 0, stream, pointers);
+    }
+
+    /** CUDA's (and HIP's) grid limit in dimensions Y and Z. */
+    @Override
+    public int maxGroupsY() {
+        return MAX_GROUPS_YZ;
     }
 
     @Override
@@ -190,6 +200,7 @@ public abstract class ModuleRuntime implements DeviceRuntime {
         } catch (RuntimeException e) {
             failures.add(e);
         }
+        arena.close();
         if (!failures.isEmpty()) {
             RuntimeException first = failures.get(0);
             failures.subList(1, failures.size()).forEach(first::addSuppressed);
@@ -219,19 +230,18 @@ public abstract class ModuleRuntime implements DeviceRuntime {
         }
     }
 
-    /** Pads 1 to 3 launch dimensions to 3 with ones; each must be positive. */
-    static int[] dims(int[] d, String what, String kernel) {
+    /** Copies 1 to 3 launch dimensions into {@code out}, padded with ones; each must be positive. */
+    private static void pad(int[] d, int[] out, String what, String kernel) {
         if (d == null || d.length < 1 || d.length > 3) {
             throw new IllegalArgumentException(kernel + ": " + what + " needs 1 to 3 dimensions");
         }
-        int[] out = {1, 1, 1};
-        for (int i = 0; i < d.length; i++) {
-            if (d[i] < 1) {
+        for (int i = 0; i < 3; i++) {
+            int n = i < d.length ? d[i] : 1;
+            if (n < 1) {
                 throw new IllegalArgumentException(kernel + ": " + what + " " + java.util.Arrays.toString(d) + " has a dimension below 1");
             }
-            out[i] = d[i];
+            out[i] = n;
         }
-        return out;
     }
 
     private void checkOpen() {
@@ -248,7 +258,7 @@ public abstract class ModuleRuntime implements DeviceRuntime {
     private final class Buffer implements DeviceBuffer {
         final long address;
         final long bytes;
-        boolean closed;
+        volatile boolean closed;   // written under the runtime's lock; read by isClosed without it
 
         Buffer(long address, long bytes) {
             this.address = address;
@@ -266,9 +276,7 @@ public abstract class ModuleRuntime implements DeviceRuntime {
 
         @Override
         public boolean isClosed() {
-            synchronized (ModuleRuntime.this) {
-                return closed;
-            }
+            return closed;
         }
 
         @Override

@@ -50,6 +50,8 @@ public final class OpenClRuntime implements DeviceRuntime {
     private final MemorySegment argValue;            // 8 bytes: the value clSetKernelArg copies
     private final MemorySegment globalSize;          // size_t[3]
     private final MemorySegment localSize;           // size_t[3]
+    private final int[] paddedGroups = new int[3];   // a launch's geometry in 3 dimensions, for its failure message
+    private final int[] paddedSize = new int[3];
     private boolean closed;
 
     /** One OpenCL device: its platform and device handles and what discovery reports. */
@@ -96,16 +98,28 @@ public final class OpenClRuntime implements DeviceRuntime {
 
     /** {@link #open(int)} with another program source (tests of the build-failure path). */
     static OpenClRuntime open(int index, String source) {
+        ClDevice d = clDevice(index);
+        return new OpenClRuntime(d, source, queueWithProperties(ClInfo.platformString(d.platform(), OpenCl.CL_PLATFORM_VERSION()),
+                ClInfo.deviceString(d.device(), OpenCl.CL_DEVICE_VERSION())));
+    }
+
+    /** {@link #open(int)} with the OpenCL 1.x queue call whatever the versions say (tests: 2.0+ platforms keep it). */
+    static OpenClRuntime openWithOpenCl1Queue(int index) {
+        return new OpenClRuntime(clDevice(index), KernelSource.openCl(), false);
+    }
+
+    private static ClDevice clDevice(int index) {
         OpenClLibrary.require();
         List<ClDevice> all = listDevices();
         if (index < 0 || index >= all.size()) {
             throw new IllegalArgumentException("no OpenCL device " + index + ": " + all.size() + " found"
                     + (all.isEmpty() ? "" : " (" + all.stream().map(d -> d.info().id() + " " + d.info().name()).toList() + ")"));
         }
-        return new OpenClRuntime(all.get(index), source);
+        return all.get(index);
     }
 
-    private OpenClRuntime(ClDevice d, String source) {
+    /** @param queueWithProperties whether to create the queue with the OpenCL 2.0 call ({@link #queueWithProperties(String, String)}) */
+    private OpenClRuntime(ClDevice d, String source, boolean queueWithProperties) {
         this.info = d.info();
         this.device = d.device();
         MemorySegment ctx = MemorySegment.NULL;
@@ -127,8 +141,10 @@ public final class OpenClRuntime implements DeviceRuntime {
                 devices.setAtIndex(C_POINTER, 0, device);
                 ctx = ClStatus.checkCreated(OpenCl.clCreateContext(props, 1, devices, MemorySegment.NULL, MemorySegment.NULL,
                         err), err, "clCreateContext", -1);
-                q = ClStatus.checkCreated(OpenCl.clCreateCommandQueueWithProperties(ctx, device, MemorySegment.NULL, err),
-                        err, "clCreateCommandQueueWithProperties", -1);
+                q = queueWithProperties
+                        ? ClStatus.checkCreated(OpenCl.clCreateCommandQueueWithProperties(ctx, device, MemorySegment.NULL, err),
+                                err, "clCreateCommandQueueWithProperties", -1)
+                        : ClStatus.checkCreated(OpenCl.clCreateCommandQueue(ctx, device, 0L, err), err, "clCreateCommandQueue", -1);
                 prog = build(ctx, source, call);
             }
         } catch (RuntimeException | Error e) {
@@ -139,6 +155,15 @@ public final class OpenClRuntime implements DeviceRuntime {
         this.context = ctx;
         this.queue = q;
         this.program = prog;
+    }
+
+    /**
+     * Whether the in-order queue is created with {@code clCreateCommandQueueWithProperties}: where
+     * both versions ({@code CL_PLATFORM_VERSION}, {@code CL_DEVICE_VERSION}) are 2.0 or newer. Else
+     * the 1.x {@code clCreateCommandQueue} (which 2.0 deprecated, and which 1.x platforms alone have).
+     */
+    static boolean queueWithProperties(String platformVersion, String deviceVersion) {
+        return Math.min(ClInfo.version(platformVersion), ClInfo.version(deviceVersion)) >= 200;
     }
 
     private MemorySegment build(MemorySegment ctx, String source, Arena call) {
@@ -215,15 +240,22 @@ public final class OpenClRuntime implements DeviceRuntime {
         }
     }
 
+    /**
+     * A non-blocking write: OpenCL reads {@code src} until the command completes, so the caller keeps
+     * it until a {@link #synchronize()} or {@link #download}, as {@link DeviceRuntime#upload} says.
+     */
     @Override
     public synchronized void upload(DeviceBuffer dst, long dstOffset, MemorySegment src) {
+        DeviceRuntime.requireNative(src, "upload");
         ClBuffer b = buffer(dst, dstOffset, src.byteSize());
-        ClStatus.check(OpenCl.clEnqueueWriteBuffer(queue, b.mem, OpenCl.CL_TRUE(), dstOffset, src.byteSize(), src, 0,
+        ClStatus.check(OpenCl.clEnqueueWriteBuffer(queue, b.mem, OpenCl.CL_FALSE(), dstOffset, src.byteSize(), src, 0,
                 MemorySegment.NULL, MemorySegment.NULL), "clEnqueueWriteBuffer");
     }
 
+    /** A blocking read: the in-order queue runs it after everything enqueued before, uploads included. */
     @Override
     public synchronized void download(DeviceBuffer src, long srcOffset, MemorySegment dst) {
+        DeviceRuntime.requireNative(dst, "download");
         ClBuffer b = buffer(src, srcOffset, dst.byteSize());
         ClStatus.check(OpenCl.clEnqueueReadBuffer(queue, b.mem, OpenCl.CL_TRUE(), srcOffset, dst.byteSize(), dst, 0,
                 MemorySegment.NULL, MemorySegment.NULL), "clEnqueueReadBuffer");
@@ -251,7 +283,7 @@ public final class OpenClRuntime implements DeviceRuntime {
             try (Arena call = Arena.ofConfined()) {
                 MemorySegment err = call.allocate(ValueLayout.JAVA_INT);
                 MemorySegment handle = OpenCl.clCreateKernel(program, call.allocateFrom(name), err);
-                k = new ClKernel(name, ClStatus.checkCreated(handle, err, "clCreateKernel(" + name + ")", -1));
+                k = new ClKernel(name, ClStatus.checkCreated(handle, err, "clCreateKernel(" + name + ")", -1), this);
             }
             kernels.put(name, k);
         }
@@ -261,43 +293,44 @@ public final class OpenClRuntime implements DeviceRuntime {
     @Override
     public synchronized void launch(Kernel kernel, int[] groups, int[] groupSize, KernelArgs args) {
         checkOpen();
-        if (!(kernel instanceof ClKernel k) || kernels.get(k.name()) != k) {
+        if (!(kernel instanceof ClKernel k) || k.owner() != this) {
             throw new IllegalArgumentException(kernel + " is not a kernel of this OpenCL runtime");
         }
-        if (groups.length != 3 || groupSize.length != 3) {
-            throw new IllegalArgumentException("launch geometry needs 3 dimensions");
+        if (groups.length < 1 || groups.length > 3 || groupSize.length < 1 || groupSize.length > 3) {
+            throw new IllegalArgumentException("launch of " + k.name() + ": geometry needs 1 to 3 dimensions");
         }
-        List<KernelArgs.Arg> list = args.list();
-        for (int i = 0; i < list.size(); i++) {
-            long size = switch (list.get(i)) {
-                case KernelArgs.BufferArg b -> {
-                    argValue.set(C_POINTER, 0, buffer(b.buffer(), 0, 0).mem);
+        for (int i = 0; i < args.size(); i++) {
+            long size = switch (args.kindAt(i)) {
+                case BUFFER -> {
+                    argValue.set(C_POINTER, 0, buffer(args.bufferAt(i), 0, 0).mem);
                     yield C_POINTER.byteSize();
                 }
-                case KernelArgs.IntArg v -> {
-                    argValue.set(ValueLayout.JAVA_INT, 0, v.value());
+                case I32 -> {
+                    argValue.set(ValueLayout.JAVA_INT, 0, args.intAt(i));
                     yield 4;
                 }
-                case KernelArgs.LongArg v -> {
-                    argValue.set(ValueLayout.JAVA_LONG, 0, v.value());
+                case I64 -> {
+                    argValue.set(ValueLayout.JAVA_LONG, 0, args.longAt(i));
                     yield 8;
                 }
-                case KernelArgs.FloatArg v -> {
-                    argValue.set(ValueLayout.JAVA_FLOAT, 0, v.value());
+                case F32 -> {
+                    argValue.set(ValueLayout.JAVA_FLOAT, 0, args.floatAt(i));
                     yield 4;
                 }
             };
-            ClStatus.check(OpenCl.clSetKernelArg(k.handle(), i, size, argValue), "clSetKernelArg(" + k.name() + ", " + i + ")");
+            ClStatus.check(OpenCl.clSetKernelArg(k.handle(), i, size, argValue), "clSetKernelArg", k.name(), i);
         }
         for (int d = 0; d < 3; d++) {
-            if (groups[d] < 1 || groupSize[d] < 1) {
+            paddedGroups[d] = d < groups.length ? groups[d] : 1;
+            paddedSize[d] = d < groupSize.length ? groupSize[d] : 1;
+            if (paddedGroups[d] < 1 || paddedSize[d] < 1) {
                 throw new IllegalArgumentException("launch of " + k.name() + ": empty dimension " + d);
             }
-            globalSize.setAtIndex(C_LONG, d, (long) groups[d] * groupSize[d]);
-            localSize.setAtIndex(C_LONG, d, groupSize[d]);
+            globalSize.setAtIndex(C_LONG, d, (long) paddedGroups[d] * paddedSize[d]);
+            localSize.setAtIndex(C_LONG, d, paddedSize[d]);
         }
-        ClStatus.check(OpenCl.clEnqueueNDRangeKernel(queue, k.handle(), 3, MemorySegment.NULL, globalSize, localSize, 0,
-                MemorySegment.NULL, MemorySegment.NULL), "clEnqueueNDRangeKernel(" + k.name() + ")");
+        ClStatus.checkLaunch(OpenCl.clEnqueueNDRangeKernel(queue, k.handle(), 3, MemorySegment.NULL, globalSize, localSize, 0,
+                MemorySegment.NULL, MemorySegment.NULL), k.name(), paddedGroups, paddedSize);
     }
 
     @Override
@@ -357,7 +390,7 @@ public final class OpenClRuntime implements DeviceRuntime {
     }
 
     /** A compiled kernel, owned (and released) by its runtime. */
-    private record ClKernel(String name, MemorySegment handle) implements Kernel {
+    private record ClKernel(String name, MemorySegment handle, OpenClRuntime owner) implements Kernel {
         ClKernel {
             Objects.requireNonNull(name);
         }
@@ -367,7 +400,7 @@ public final class OpenClRuntime implements DeviceRuntime {
     private final class ClBuffer implements DeviceBuffer {
         final MemorySegment mem;
         final long size;
-        boolean closed;
+        volatile boolean closed;   // written under the runtime's lock; read by isClosed without it
 
         ClBuffer(MemorySegment mem, long size) {
             this.mem = mem;

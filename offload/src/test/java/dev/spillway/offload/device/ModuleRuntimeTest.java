@@ -23,8 +23,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The runtime code CUDA and HIP share, over a driver that keeps "device" memory in host memory and
  * runs one kernel in Java by reading its {@code void**} the way cuLaunchKernel does. Everything but
- * the API calls themselves is exercised: buffer ownership and bounds, staging of heap memory,
- * kernels looked up once, argument marshaling, and close.
+ * the API calls themselves is exercised: buffer ownership and bounds, heap memory refused, uploads
+ * not waited for, kernels looked up once, argument marshaling into one reused block, grid limits,
+ * and close.
  */
 class ModuleRuntimeTest {
 
@@ -37,6 +38,7 @@ class ModuleRuntimeTest {
         long used;
         int lookups;
         int pendingCopies;
+        final List<Long> paramBlocks = new ArrayList<>();
 
         @Override
         public String api() {
@@ -100,8 +102,10 @@ class ModuleRuntimeTest {
         }
 
         @Override
-        public void launch(MemorySegment function, int[] grid, int[] block, int sharedBytes, MemorySegment stream, MemorySegment params) {
-            calls.add("launch " + grid[0] + "x" + grid[1] + "x" + grid[2] + " of " + block[0] + "x" + block[1] + "x" + block[2]);
+        public void launch(MemorySegment function, String kernel, int[] grid, int[] block, int sharedBytes, MemorySegment stream,
+                           MemorySegment params) {
+            calls.add("launch " + kernel + " " + grid[0] + "x" + grid[1] + "x" + grid[2] + " of " + block[0] + "x" + block[1] + "x" + block[2]);
+            paramBlocks.add(params.address());
             MemorySegment p = params.reinterpret(4 * ValueLayout.ADDRESS.byteSize());
             long out = p.getAtIndex(ValueLayout.ADDRESS, 0).reinterpret(8).get(ValueLayout.JAVA_LONG, 0);
             long in = p.getAtIndex(ValueLayout.ADDRESS, 1).reinterpret(8).get(ValueLayout.JAVA_LONG, 0);
@@ -154,17 +158,19 @@ class ModuleRuntimeTest {
     @Test
     void uploadLaunchDownloadThroughTheVoidPointerArray() {
         float[] input = {1, 2, 3, 4, 5, 6};
-        try (DeviceBuffer in = runtime.allocate(24); DeviceBuffer out = runtime.allocate(24)) {
-            runtime.upload(in, 0, MemorySegment.ofArray(input));                 // heap memory is staged
+        try (DeviceBuffer in = runtime.allocate(24); DeviceBuffer out = runtime.allocate(24); Arena host = Arena.ofConfined()) {
+            runtime.upload(in, 0, host.allocateFrom(ValueLayout.JAVA_FLOAT, input));
+            assertEquals(1, driver.pendingCopies, "an upload is enqueued, not waited for");
+            assertFalse(driver.calls.contains("sync"), driver.calls.toString());
             DeviceRuntime.Kernel scale = runtime.kernel("scale");
             assertSame(scale, runtime.kernel("scale"), "looked up once");
             assertEquals(1, driver.lookups);
             runtime.launch(scale, new int[] {2}, new int[] {64}, new KernelArgs().buffer(out).buffer(in).i32(6).f32(0.5f));
-            assertTrue(driver.calls.contains("launch 2x1x1 of 64x1x1"), driver.calls.toString());
-            float[] result = new float[4];
-            runtime.download(out, 8, MemorySegment.ofArray(result));             // floats 2..5
-            assertArrayEquals(new float[] {1.5f, 2f, 2.5f, 3f}, result);
-            assertEquals(0, driver.pendingCopies, "upload and download wait for their copies");
+            assertTrue(driver.calls.contains("launch scale 2x1x1 of 64x1x1"), driver.calls.toString());
+            MemorySegment result = host.allocate(16, 4);
+            runtime.download(out, 8, result);                                     // floats 2..5
+            assertArrayEquals(new float[] {1.5f, 2f, 2.5f, 3f}, result.toArray(ValueLayout.JAVA_FLOAT));
+            assertEquals(0, driver.pendingCopies, "a download waits for its copy and every upload before it");
             assertEquals(48, driver.used);
         }
         assertEquals(0, driver.used, "closing the buffers freed them");
@@ -172,13 +178,51 @@ class ModuleRuntimeTest {
     }
 
     @Test
+    void hostMemoryMustBeNative() {
+        try (DeviceBuffer b = runtime.allocate(16)) {
+            IllegalArgumentException up = assertThrows(IllegalArgumentException.class,
+                    () -> runtime.upload(b, 0, MemorySegment.ofArray(new float[4])));
+            assertTrue(up.getMessage().contains("native"), up.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> runtime.download(b, 0, MemorySegment.ofArray(new float[4])));
+            assertEquals(0, driver.pendingCopies, "nothing reached the driver");
+        }
+    }
+
+    /** Every launch hands the driver the same parameter block, refilled: nothing is allocated per launch. */
+    @Test
+    void launchesReuseOneParameterBlock() {
+        try (DeviceBuffer in = runtime.allocate(24); DeviceBuffer out = runtime.allocate(24)) {
+            DeviceRuntime.Kernel scale = runtime.kernel("scale");
+            KernelArgs args = new KernelArgs();
+            int[] groups = {1, 1, 1};
+            int[] size = {64, 1, 1};
+            for (int i = 0; i < 3; i++) {
+                runtime.launch(scale, groups, size, args.clear().buffer(out).buffer(in).i32(6).f32(i));
+            }
+            assertEquals(3, driver.paramBlocks.size());
+            assertEquals(1, driver.paramBlocks.stream().distinct().count(), driver.paramBlocks.toString());
+        }
+    }
+
+    @Test
+    void aGridBeyondTheYLimitIsRefusedNamingTheKernel() {
+        assertEquals(65535, runtime.maxGroupsY());
+        try (DeviceBuffer b = runtime.allocate(16)) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> runtime.launch(runtime.kernel("scale"),
+                    new int[] {1, 65536}, new int[] {64}, new KernelArgs().buffer(b).buffer(b).i32(4).f32(1)));
+            assertTrue(e.getMessage().contains("scale") && e.getMessage().contains("1x65536x1"), e.getMessage());
+            assertFalse(driver.calls.stream().anyMatch(c -> c.startsWith("launch")), "nothing was launched");
+        }
+    }
+
+    @Test
     void buffersAreCheckedForBoundsOwnershipAndState() {
         HostRuntime other = newRuntime();
-        try (DeviceBuffer b = runtime.allocate(16); DeviceBuffer foreign = other.allocate(16)) {
-            assertThrows(IndexOutOfBoundsException.class, () -> runtime.upload(b, 12, MemorySegment.ofArray(new byte[8])));
-            assertThrows(IndexOutOfBoundsException.class, () -> runtime.download(b, -1, MemorySegment.ofArray(new byte[4])));
+        try (DeviceBuffer b = runtime.allocate(16); DeviceBuffer foreign = other.allocate(16); Arena host = Arena.ofConfined()) {
+            assertThrows(IndexOutOfBoundsException.class, () -> runtime.upload(b, 12, host.allocate(8)));
+            assertThrows(IndexOutOfBoundsException.class, () -> runtime.download(b, -1, host.allocate(4)));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> runtime.upload(foreign, 0, MemorySegment.ofArray(new byte[4])));
+                    () -> runtime.upload(foreign, 0, host.allocate(4)));
             assertTrue(e.getMessage().contains("does not belong to fake:0"), e.getMessage());
             assertThrows(IllegalArgumentException.class, () -> runtime.launch(other.kernel("scale"), new int[] {1}, new int[] {1},
                     new KernelArgs()));
@@ -189,7 +233,7 @@ class ModuleRuntimeTest {
             b.close();
             assertTrue(b.isClosed());
             assertThrows(IllegalStateException.class, () -> new KernelArgs().buffer(b));
-            assertThrows(IllegalStateException.class, () -> runtime.download(b, 0, MemorySegment.ofArray(new byte[4])));
+            assertThrows(IllegalStateException.class, () -> runtime.download(b, 0, host.allocate(4)));
         } finally {
             other.close();
         }

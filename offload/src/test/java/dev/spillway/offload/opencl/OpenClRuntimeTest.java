@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.bindings.GpuMemoryError;
 import dev.spillway.bindings.NativeException;
+import dev.spillway.bindings.opencl.ClInfo;
 import dev.spillway.bindings.opencl.ClStatus;
 import dev.spillway.bindings.opencl.OpenClException;
 import dev.spillway.bindings.opencl.gen.OpenCl;
@@ -44,6 +45,40 @@ class OpenClRuntimeTest {
         assertEquals("opencl", e.api());
         assertEquals(OpenCl.CL_INVALID_VALUE(), e.code());
         assertTrue(e.getMessage().startsWith("clThing failed: CL_INVALID_VALUE"), e.getMessage());
+        ClStatus.check(OpenCl.CL_SUCCESS(), "clSetKernelArg", "spw_add", 2);
+        OpenClException arg = assertThrows(OpenClException.class,
+                () -> ClStatus.check(OpenCl.CL_INVALID_ARG_SIZE(), "clSetKernelArg", "spw_add", 2));
+        assertTrue(arg.getMessage().startsWith("clSetKernelArg(spw_add, 2) failed: CL_INVALID_ARG_SIZE"), arg.getMessage());
+    }
+
+    /** The version prefix of CL_PLATFORM_VERSION / CL_DEVICE_VERSION picks the queue call: 1.x platforms lack the 2.0 one. */
+    @Test
+    void theQueueIsCreatedWithTheCallThePlatformHas() {
+        assertEquals(102, ClInfo.version("OpenCL 1.2 CUDA 12.4.131"));
+        assertEquals(300, ClInfo.version("OpenCL 3.0 PoCL 6.0+debian  Linux, None+Asserts, RELOC, LLVM 18.1.8, SLEEF"));
+        assertEquals(201, ClInfo.version("OpenCL 2.1 AMD-APP (3635.0)"));
+        assertEquals(0, ClInfo.version("not a version"));
+        assertFalse(OpenClRuntime.queueWithProperties("OpenCL 1.2 pocl", "OpenCL 1.2 pocl"));
+        assertFalse(OpenClRuntime.queueWithProperties("OpenCL 3.0 PoCL", "OpenCL 1.2 device"), "a 1.2 device on a 3.0 platform");
+        assertFalse(OpenClRuntime.queueWithProperties("OpenCL 1.1 old", "OpenCL 2.0 device"));
+        assertFalse(OpenClRuntime.queueWithProperties("garbage", "OpenCL 3.0"), "unknown counts as 1.x");
+        assertTrue(OpenClRuntime.queueWithProperties("OpenCL 3.0 PoCL", "OpenCL 3.0 PoCL"));
+        assertTrue(OpenClRuntime.queueWithProperties("OpenCL 2.0 x", "OpenCL 2.1 y"));
+    }
+
+    /** The OpenCL 1.x queue call works too (PoCL, a 3.0 platform, still has it): a launch and a read on it. */
+    @Test
+    void theOpenCl1QueueRunsKernels() {
+        try (OpenClRuntime runtime = OpenClRuntime.openWithOpenCl1Queue(0); Arena arena = Arena.ofConfined()) {
+            DeviceBuffer a = runtime.allocate(16);
+            MemorySegment host = arena.allocateFrom(ValueLayout.JAVA_FLOAT, 1, 2, 3, 4);
+            runtime.upload(a, 0, host);
+            runtime.launch(runtime.kernel("spw_add"), new int[] {1, 1, 1}, new int[] {256, 1, 1}, new KernelArgs().buffer(a).buffer(a).i32(4));
+            MemorySegment back = arena.allocate(16, 4);
+            runtime.download(a, 0, back);
+            assertArrayEquals(new float[] {2, 4, 6, 8}, back.toArray(ValueLayout.JAVA_FLOAT));
+            a.close();
+        }
     }
 
     @Test
@@ -119,6 +154,8 @@ class OpenClRuntimeTest {
             assertArrayEquals(expected, y);
             assertThrows(IllegalArgumentException.class, () -> runtime.upload(a, 4L * n - 4, host),
                     "a copy past the end of the buffer");
+            assertThrows(IllegalArgumentException.class, () -> runtime.upload(a, 0, MemorySegment.ofArray(x)),
+                    "runtimes take native memory only");
             b.close();
             assertTrue(b.isClosed());
             assertThrows(IllegalStateException.class, () -> new KernelArgs().buffer(b));
@@ -135,6 +172,8 @@ class OpenClRuntimeTest {
                         new int[] {1, 1, 1}, new int[] {256, 1, 1}, new KernelArgs().buffer(a)));
                 assertInstanceOf(OpenClException.class, e);
                 assertEquals("CL_INVALID_KERNEL_ARGS", e.status());
+                assertTrue(e.getMessage().startsWith("clEnqueueNDRangeKernel(spw_swiglu, 1x1x1 groups of 256x1x1) failed"),
+                        "the failure names the kernel and the grid: " + e.getMessage());
             } finally {
                 a.close();
             }

@@ -1811,6 +1811,69 @@ public class OpenCl extends OpenCl$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+
+    private static class clCreateCommandQueue {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            OpenCl.C_POINTER,
+            OpenCl.C_POINTER,
+            OpenCl.C_POINTER,
+            OpenCl.C_LONG,
+            OpenCl.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("clCreateCommandQueue");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern cl_command_queue clCreateCommandQueue(cl_context context, cl_device_id device, cl_command_queue_properties properties, cl_int *errcode_ret)
+     * }
+     */
+    public static FunctionDescriptor clCreateCommandQueue$descriptor() {
+        return clCreateCommandQueue.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern cl_command_queue clCreateCommandQueue(cl_context context, cl_device_id device, cl_command_queue_properties properties, cl_int *errcode_ret)
+     * }
+     */
+    public static MethodHandle clCreateCommandQueue$handle() {
+        return clCreateCommandQueue.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern cl_command_queue clCreateCommandQueue(cl_context context, cl_device_id device, cl_command_queue_properties properties, cl_int *errcode_ret)
+     * }
+     */
+    public static MemorySegment clCreateCommandQueue$address() {
+        return clCreateCommandQueue.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern cl_command_queue clCreateCommandQueue(cl_context context, cl_device_id device, cl_command_queue_properties properties, cl_int *errcode_ret)
+     * }
+     */
+    public static MemorySegment clCreateCommandQueue(MemorySegment context, MemorySegment device, long properties, MemorySegment errcode_ret) {
+        var mh$ = clCreateCommandQueue.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("clCreateCommandQueue", context, device, properties, errcode_ret);
+            }
+            return (MemorySegment)mh$.invokeExact(context, device, properties, errcode_ret);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int CL_DEVICE_NOT_FOUND = (int)-1L;
     /**
      * {@snippet lang=c :

@@ -1,0 +1,74 @@
+package dev.spillway.offload.device;
+
+import dev.spillway.engine.tensor.GgmlType;
+
+/**
+ * The kernels of the shared source that {@link DeviceBackend} launches, each looked up in its runtime
+ * once, on first use; a kernel's name is built only then. Afterwards a lookup is an array read.
+ * Not thread-safe: the backend uses it under its lock.
+ */
+final class KernelTable {
+    /** The kernels that exist once, whatever the types. */
+    enum Fixed {
+        RMS_NORM("spw_rms_norm"), ROPE("spw_rope"), SWIGLU("spw_swiglu"), ADD("spw_add"), COPY_ROWS("spw_copy_rows");
+
+        final String kernel;
+
+        Fixed(String kernel) {
+            this.kernel = kernel;
+        }
+    }
+
+    private static final int TYPES = GgmlType.values().length;
+
+    private final DeviceRuntime runtime;
+    private final DeviceRuntime.Kernel[] fixed = new DeviceRuntime.Kernel[Fixed.values().length];
+    private final DeviceRuntime.Kernel[] matmul = new DeviceRuntime.Kernel[TYPES];          // by weight type
+    private final DeviceRuntime.Kernel[] kvStore = new DeviceRuntime.Kernel[TYPES];         // by cache type
+    private final DeviceRuntime.Kernel[] attention = new DeviceRuntime.Kernel[TYPES * TYPES]; // by (key, value) type
+
+    KernelTable(DeviceRuntime runtime) {
+        this.runtime = runtime;
+    }
+
+    DeviceRuntime.Kernel get(Fixed f) {
+        DeviceRuntime.Kernel k = fixed[f.ordinal()];
+        if (k == null) {
+            k = fixed[f.ordinal()] = runtime.kernel(f.kernel);
+        }
+        return k;
+    }
+
+    /** {@code spw_matmul_<type>}. */
+    DeviceRuntime.Kernel matmul(GgmlType weight) {
+        DeviceRuntime.Kernel k = matmul[weight.ordinal()];
+        if (k == null) {
+            k = matmul[weight.ordinal()] = runtime.kernel("spw_matmul_" + suffix(weight));
+        }
+        return k;
+    }
+
+    /** {@code spw_kv_store_<type>}. */
+    DeviceRuntime.Kernel kvStore(GgmlType cache) {
+        DeviceRuntime.Kernel k = kvStore[cache.ordinal()];
+        if (k == null) {
+            k = kvStore[cache.ordinal()] = runtime.kernel("spw_kv_store_" + suffix(cache));
+        }
+        return k;
+    }
+
+    /** {@code spw_attention_<key type>_<value type>}. */
+    DeviceRuntime.Kernel attention(GgmlType key, GgmlType value) {
+        int slot = key.ordinal() * TYPES + value.ordinal();
+        DeviceRuntime.Kernel k = attention[slot];
+        if (k == null) {
+            k = attention[slot] = runtime.kernel("spw_attention_" + suffix(key) + "_" + suffix(value));
+        }
+        return k;
+    }
+
+    /** The kernel-name suffix of a type: {@code f32}, {@code q8_0}, {@code q4_k}, … */
+    static String suffix(GgmlType type) {
+        return type.name().toLowerCase(java.util.Locale.ROOT);
+    }
+}
