@@ -2,7 +2,6 @@ package dev.spillway.api;
 
 import dev.spillway.engine.sampling.SamplingParams;
 import dev.spillway.engine.tensor.GgmlType;
-import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
 
@@ -20,7 +19,7 @@ public record ContextParams(int contextSize, int batchSize, GgmlType keyType, Gg
 
     /** Cache element types a context accepts. */
     public static final Set<GgmlType> KV_TYPES =
-            EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0);
+            dev.spillway.engine.backend.KvCache.ELEMENT_TYPES;
 
     /** Upper bound of the default context size, to keep the default KV cache modest. */
     public static final int DEFAULT_MAX_CONTEXT = 4096;

@@ -20,7 +20,6 @@ import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
-import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
@@ -52,10 +51,9 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    private static final Set<GgmlType> MATMUL_TYPES = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
-    private static final Set<GgmlType> KV_TYPES = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q8_0, GgmlType.Q4_0);
+    /** Every computable weight type and every cache type: the CPU has kernels for all of them. */
+    private static final Set<GgmlType> MATMUL_TYPES = GgmlType.computableTypes();
+    private static final Set<GgmlType> KV_TYPES = KvCache.ELEMENT_TYPES;
 
     /** Output rows per work item of a mat-vec (one token). */
     private static final int MATVEC_CHUNK_ROWS = 32;

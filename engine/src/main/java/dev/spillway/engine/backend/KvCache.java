@@ -12,6 +12,10 @@ import dev.spillway.engine.tensor.GgmlType;
  * rows, which is why clearing a context needs no reallocation.
  */
 public interface KvCache extends AutoCloseable {
+    /** The element types a KV cache can hold (for K and V independently). */
+    java.util.Set<GgmlType> ELEMENT_TYPES = java.util.Collections.unmodifiableSet(
+            java.util.EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0));
+
     int contextSize();
 
     int kvDim();

@@ -111,6 +111,17 @@ public enum GgmlType {
         return (double) blockBytes / blockElements;
     }
 
+    /** The types Spillway computes with (matrix products on weights), in table order. */
+    public static java.util.Set<GgmlType> computableTypes() {
+        java.util.EnumSet<GgmlType> set = java.util.EnumSet.noneOf(GgmlType.class);
+        for (GgmlType t : values()) {
+            if (t.computable) {
+                set.add(t);
+            }
+        }
+        return java.util.Collections.unmodifiableSet(set);
+    }
+
     /** Looks a type up by its ggml id. */
     public static Optional<GgmlType> byId(long id) {
         if (id < 0 || id >= BY_ID.length) {

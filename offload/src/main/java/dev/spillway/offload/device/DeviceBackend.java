@@ -15,7 +15,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.EnumSet;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
@@ -67,10 +66,9 @@ public final class DeviceBackend implements Backend {
         }
     }
 
-    static final Set<GgmlType> MATMUL_TYPES = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
-    static final Set<GgmlType> KV_TYPES = EnumSet.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16,
-            GgmlType.Q8_0, GgmlType.Q4_0);
+    /** The shared kernel source has a matmul for every computable type and attention for every cache type. */
+    static final Set<GgmlType> MATMUL_TYPES = GgmlType.computableTypes();
+    static final Set<GgmlType> KV_TYPES = KvCache.ELEMENT_TYPES;
 
     private static final ValueLayout.OfFloat LE_FLOAT = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Heap tensors are uploaded through native staging of at most this many bytes at a time. */
