@@ -240,6 +240,33 @@ public final class CpuBackend implements Backend {
         }
     }
 
+    /** Ops run to completion under the lock, so there is nothing pending to wait for. */
+    @Override
+    public void readKv(KvCache src, int rows, MemorySegment keys, MemorySegment values) {
+        lock.lock();
+        try {
+            CpuKvCache c = kvCache(src);
+            OpChecks.kvTransfer(c, rows, keys, values, true);
+            MemorySegment.copy(c.keys.data(), 0, keys, 0, rows * c.keys.rowBytes());
+            MemorySegment.copy(c.values.data(), 0, values, 0, rows * c.values.rowBytes());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public void writeKv(KvCache dst, int rows, MemorySegment keys, MemorySegment values) {
+        lock.lock();
+        try {
+            CpuKvCache c = kvCache(dst);
+            OpChecks.kvTransfer(c, rows, keys, values, false);
+            MemorySegment.copy(keys, 0, c.keys.data(), 0, rows * c.keys.rowBytes());
+            MemorySegment.copy(values, 0, c.values.data(), 0, rows * c.values.rowBytes());
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- ops ------------------------------------------------------------------------------------
 
     @Override

@@ -2,6 +2,7 @@ package dev.spillway.engine.backend;
 
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
+import java.lang.foreign.MemorySegment;
 
 /**
  * The seam between the model graph and the hardware that runs it.
@@ -11,7 +12,9 @@ import dev.spillway.engine.tensor.TensorView;
  * The graph ({@link dev.spillway.engine.model.LlamaGraph}) places each transformer layer on one backend
  * and calls the ops below on that backend's handles only; it never mixes handles of two backends in
  * one call. Activations cross from one backend to the next through host memory with
- * {@link #read}/{@link #write}, once per layer boundary and batch.
+ * {@link #read}/{@link #write}, once per layer boundary and batch. A KV cache moves from one backend
+ * to another (live spill) through host memory with {@link #readKv}/{@link #writeKv}, which copy its raw
+ * rows in the storage format ({@link KvTransfer#copy} does both).
  *
  * <p>Ops may run asynchronously (a device backend enqueues them); {@link #read} waits for everything
  * enqueued before it. All ops take {@code nTokens}, the number of leading rows of the activation
@@ -49,6 +52,28 @@ public interface Backend extends AutoCloseable {
     /** Backend to host: waits for pending work, then copies the first {@code nRows} rows into {@code dst}. */
     void read(Activations src, float[] dst, int nRows);
 
+    /**
+     * Cache to host: waits for pending work, then copies rows {@code 0 .. rows-1} of K into
+     * {@code keys} and of V into {@code values}, raw, in the cache's storage format: row {@code p} of
+     * a side is {@code type.bytesFor(kvDim)} bytes at {@code p * type.bytesFor(kvDim)}. The segments
+     * (native or heap, writable) must hold at least {@code rows} such rows each.
+     *
+     * @throws IllegalArgumentException for a cache of another backend, {@code rows} outside
+     *                                  {@code 0 .. contextSize}, or a segment too small or read-only
+     * @throws IllegalStateException    for a closed cache or backend
+     */
+    void readKv(KvCache src, int rows, MemorySegment keys, MemorySegment values);
+
+    /**
+     * Host to cache: the reverse of {@link #readKv}, rows {@code 0 .. rows-1} of K from {@code keys}
+     * and of V from {@code values}, in the cache's storage format. When it returns the caller may
+     * change or free the segments; the rows are in place for every op called afterwards.
+     *
+     * @throws IllegalArgumentException as {@link #readKv} (the segments may be read-only here)
+     * @throws IllegalStateException    for a closed cache or backend
+     */
+    void writeKv(KvCache dst, int rows, MemorySegment keys, MemorySegment values);
+
     // ---- ops -------------------------------------------------------------------------------
 
     /** out (n, dim) = in (n, dim) normalized by its root mean square, times gamma (1, dim). */
@@ -81,6 +106,23 @@ public interface Backend extends AutoCloseable {
 
     /** dst rows {@code dstRow ..} = src rows {@code srcRow ..}, {@code nRows} rows of {@code src.cols()} floats. */
     void copyRows(Activations dst, int dstRow, Activations src, int srcRow, int nRows);
+
+    /**
+     * Allocates now the scratch that ops on batches of up to {@code maxTokens} tokens with
+     * {@code rope} would otherwise allocate lazily (a device backend's RoPE table), so that a context's
+     * whole memory is allocated when it is created and a forward pass allocates nothing more. The
+     * scratch is shared by the backend's contexts and lives until the last handle is closed. The
+     * default does nothing (the CPU backend's scratch is host memory it sizes by itself).
+     *
+     * @throws IllegalArgumentException when {@code maxTokens} is negative
+     * @throws dev.spillway.engine.backend.BackendMemoryException when the backend has no room
+     */
+    default void reserveScratch(int maxTokens, RopeSpec rope) {
+        java.util.Objects.requireNonNull(rope, "rope");
+        if (maxTokens < 0) {
+            throw new IllegalArgumentException("reserveScratch: maxTokens must not be negative, got " + maxTokens);
+        }
+    }
 
     /** Bytes this backend has allocated and not yet freed (weights, caches, activations, scratch). */
     long allocatedBytes();

@@ -1,6 +1,8 @@
 package dev.spillway.engine.backend;
 
 import dev.spillway.engine.tensor.GgmlType;
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -45,6 +47,33 @@ public final class OpChecks {
         if (hostLength < need) {
             throw new IllegalArgumentException(op + ": " + nRows + " rows of " + a.cols() + " need " + need + " floats, "
                     + (op.equals("write") ? "source" : "destination") + " has " + hostLength);
+        }
+    }
+
+    /**
+     * {@link Backend#readKv} / {@link Backend#writeKv}: {@code rows} inside the cache, each segment
+     * large enough for {@code rows} rows of its side, and writable when {@code read} (the op writes into it).
+     */
+    public static void kvTransfer(KvCache cache, int rows, MemorySegment keys, MemorySegment values, boolean read) {
+        Objects.requireNonNull(keys, "keys");
+        Objects.requireNonNull(values, "values");
+        String op = read ? "readKv" : "writeKv";
+        if (rows < 0 || rows > cache.contextSize()) {
+            throw new IllegalArgumentException(op + ": " + rows + " rows are outside the context of " + cache.contextSize()
+                    + " of " + cache);
+        }
+        kvSide(keys, rows, cache.keyType().bytesFor(cache.kvDim()), "keys", op, read);
+        kvSide(values, rows, cache.valueType().bytesFor(cache.kvDim()), "values", op, read);
+    }
+
+    private static void kvSide(MemorySegment host, int rows, long rowBytes, String side, String op, boolean read) {
+        long need = rows * rowBytes;
+        if (host.byteSize() < need) {
+            throw new IllegalArgumentException(op + ": " + rows + " rows of " + rowBytes + " bytes need " + need + " bytes of "
+                    + side + ", the segment has " + host.byteSize());
+        }
+        if (read && host.isReadOnly()) {
+            throw new IllegalArgumentException(op + ": the " + side + " segment is read-only");
         }
     }
 

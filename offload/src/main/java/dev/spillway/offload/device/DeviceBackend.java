@@ -24,8 +24,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Weights are uploaded in their GGUF block format when loaded; each layer's KV cache and the
  * activation buffers live in device memory; {@link #write}/{@link #read} move token rows across the
- * layer boundary. Every op is one or two launches of a kernel of {@code native/kernels/spillway_kernels.inc}
- * on the runtime's in-order queue, so ops run asynchronously until a {@link #read}.
+ * layer boundary, and {@link #readKv}/{@link #writeKv} move a cache's rows (synchronously, when
+ * layers move between backends). Every op is one or two launches of a kernel of
+ * {@code native/kernels/spillway_kernels.inc} on the runtime's in-order queue, so ops run
+ * asynchronously until a {@link #read}.
  *
  * <p>Memory: every allocation is counted ({@link #allocatedBytes()}) and checked against the budget,
  * {@code min(device memory the API reports, Options.memoryLimit)}, before the API is called. The
@@ -183,8 +185,9 @@ public final class DeviceBackend implements Backend {
 
     /**
      * Copies all of {@code src} to the start of {@code dst} and waits for the copy, so the caller may
-     * unmap {@code src} once the weight is closed; heap memory goes through native chunks of its own
-     * (loading is no hot path, and the staging buffers stay sized for token rows).
+     * change or free {@code src} when this returns (a weight's mapping, {@link #writeKv}'s segments);
+     * heap memory goes through native chunks of its own (loading is no hot path, and the staging
+     * buffers stay sized for token rows).
      */
     private void upload(DeviceBuffer dst, MemorySegment src) {
         try {
@@ -206,6 +209,31 @@ public final class DeviceBackend implements Backend {
         } catch (GpuMemoryError e) {
             throw memory.translate(e, -1, "upload of " + src.byteSize() + " bytes");
         }
+    }
+
+    /**
+     * Copies {@code dst.byteSize()} bytes from the start of {@code src} into {@code dst}, after every
+     * op enqueued before it; heap memory goes through native chunks, as in {@link #upload}.
+     */
+    private void download(DeviceBuffer src, MemorySegment dst) {
+        try {
+            if (dst.isNative()) {
+                runtime.download(src, 0, dst);
+            } else {
+                try (Arena chunks = Arena.ofConfined()) {
+                    MemorySegment chunk = chunks.allocate(Math.min(UPLOAD_CHUNK, dst.byteSize()), 64);
+                    for (long off = 0; off < dst.byteSize(); off += chunk.byteSize()) {
+                        long n = Math.min(chunk.byteSize(), dst.byteSize() - off);
+                        MemorySegment part = chunk.asSlice(0, n);
+                        runtime.download(src, off, part);
+                        dst.asSlice(off, n).copyFrom(part);
+                    }
+                }
+            }
+        } catch (GpuMemoryError e) {
+            throw memory.translate(e, -1, "download of " + dst.byteSize() + " bytes");
+        }
+        uploadsCompleted();   // a download waits for everything enqueued before it
     }
 
     @Override
@@ -371,6 +399,45 @@ public final class DeviceBackend implements Backend {
         ropeHost.inFlight = false;
     }
 
+    /** Downloads wait for the queue, so the rows include every kvStore enqueued before. */
+    @Override
+    public void readKv(KvCache src, int rows, MemorySegment keys, MemorySegment values) {
+        lock.lock();
+        try {
+            DeviceKvCache c = kvCache(src);
+            OpChecks.kvTransfer(c, rows, keys, values, true);
+            if (rows == 0) {
+                drainQueue();
+                return;
+            }
+            download(c.keys, keys.asSlice(0, rows * c.keyRowBytes()));
+            download(c.values, values.asSlice(0, rows * c.valueRowBytes()));
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Uploads straight from native segments (through native chunks from heap ones) and waits for the
+     * copies before it returns, since the caller owns the segments and may free them at once. Not a
+     * hot path: it runs when a context's layers move between backends.
+     */
+    @Override
+    public void writeKv(KvCache dst, int rows, MemorySegment keys, MemorySegment values) {
+        lock.lock();
+        try {
+            DeviceKvCache c = kvCache(dst);
+            OpChecks.kvTransfer(c, rows, keys, values, false);
+            if (rows == 0) {
+                return;
+            }
+            upload(c.keys, keys.asSlice(0, rows * c.keyRowBytes()));
+            upload(c.values, values.asSlice(0, rows * c.valueRowBytes()));
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- ops ------------------------------------------------------------------------------------
 
     @Override
@@ -449,12 +516,8 @@ public final class DeviceBackend implements Backend {
             return ropeTable;
         }
         int pairs = ropeInverseFrequency.length;
-        long bytes = 8L * pairs * nTokens;
-        if (ropeTable == null || ropeTable.byteSize() < bytes) {
-            memory.free(ropeTable);
-            ropeTable = null;
-            ropeTable = memory.allocate(bytes, "rope table (" + nTokens + ", " + pairs + ")");
-        }
+        long bytes = scratchBytes(nTokens, spec);
+        ensureRopeCapacity(bytes, nTokens, pairs);
         MemorySegment host = staging(ropeHost, bytes);
         for (int t = 0; t < nTokens; t++) {
             for (int i = 0; i < pairs; i++) {
@@ -469,6 +532,54 @@ public final class DeviceBackend implements Backend {
         ropeStart = startPos;
         ropeRows = nTokens;
         return ropeTable;
+    }
+
+    /**
+     * Makes the RoPE table hold at least {@code bytes}: frees a smaller one and allocates it anew
+     * (its contents are rebuilt by the next {@link #ropeTable}); the only place the table is allocated.
+     */
+    private void ensureRopeCapacity(long bytes, int nTokens, int pairs) {
+        if (ropeTable == null || ropeTable.byteSize() < bytes) {
+            memory.free(ropeTable);
+            ropeTable = null;
+            ropeStart = -1;
+            ropeTable = memory.allocate(bytes, "rope table (" + nTokens + ", " + pairs + ")");
+        }
+    }
+
+    /**
+     * Bytes of device scratch that {@link #reserveScratch reserveScratch(maxTokens, rope)} allocates
+     * on a backend without scratch: the RoPE table of {@code maxTokens} rows of {@code rotatedDims/2}
+     * (cos, sin) F32 pairs. A backend holds one table for all its contexts, so this is counted once per
+     * backend, not per context.
+     */
+    public static long scratchBytes(int maxTokens, RopeSpec rope) {
+        Objects.requireNonNull(rope, "rope");
+        if (maxTokens < 0) {
+            throw new IllegalArgumentException("scratchBytes: maxTokens must not be negative, got " + maxTokens);
+        }
+        return 8L * (rope.rotatedDims() / 2) * maxTokens;
+    }
+
+    /**
+     * Grows the RoPE table now to {@link #scratchBytes scratchBytes(maxTokens, rope)} (nothing when it
+     * is that large already), so rope calls of up to {@code maxTokens} tokens allocate nothing. Like
+     * the lazily allocated table, it is freed when the last live handle closes (or the backend does),
+     * so a reservation made while handles are live lasts until all of them are closed; one made while
+     * none is live lasts until handles are opened and all closed again, or the backend closes.
+     */
+    @Override
+    public void reserveScratch(int maxTokens, RopeSpec rope) {
+        long bytes = scratchBytes(maxTokens, rope);
+        lock.lock();
+        try {
+            checkOpen();
+            if (bytes > 0) {
+                ensureRopeCapacity(bytes, maxTokens, rope.rotatedDims() / 2);
+            }
+        } finally {
+            lock.unlock();
+        }
     }
 
     @Override
