@@ -13,8 +13,9 @@ import java.util.Optional;
 
 /**
  * Device discovery over a list of {@link DeviceApi}s (in preference order: CUDA and HIP before
- * OpenCL), and the choice of the device for offloaded layers. Nothing is cached or global: each call
- * asks the APIs again, and the APIs are passed in.
+ * OpenCL), and the choice of the device for offloaded layers. Discovery is cheap where there is no
+ * device: CUDA and HIP look for their kernel driver ({@link DeviceNodes}) before loading a library.
+ * Nothing is cached or global: each call asks the APIs again, and the APIs are passed in.
  */
 public final class Devices {
     private final List<DeviceApi> apis;
