@@ -2,17 +2,22 @@ package dev.spillway.offload;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.bindings.hip.Hip;
 import dev.spillway.offload.cuda.CudaDevices;
 import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.device.DeviceKind;
 import dev.spillway.offload.hip.HipDevices;
 import dev.spillway.offload.opencl.OpenClDevices;
 import dev.spillway.offload.opencl.OpenClTestSupport;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -68,6 +73,29 @@ class DeviceDiscoveryTest {
         for (DeviceInfo d : l.devices()) {
             assertTrue(d.totalBytes() > 0 && !d.name().isBlank(), d.toString());
         }
+    }
+
+    /**
+     * Automatic choice never takes a CPU-type device: on the build machines (no GPU, PoCL) it takes
+     * none and says that OpenCL has only CPU devices and how to name one.
+     */
+    @Test
+    void automaticChoiceLeavesPoclAlone() {
+        OpenClTestSupport.assumeOpenCl();
+        Devices devices = Devices.standard();
+        boolean anyOther = devices.discover().devices().stream().anyMatch(d -> d.kind() != DeviceKind.CPU);
+        List<String> reasons = new ArrayList<>();
+        Optional<Devices.Choice> choice = devices.choose(DeviceRequest.AUTO, reasons);
+        if (anyOther) {
+            assertNotEquals(DeviceKind.CPU, choice.orElseThrow().device().kind());
+            return;
+        }
+        assertTrue(choice.isEmpty(), choice.toString());
+        assertEquals(3, reasons.size(), reasons.toString());
+        assertTrue(reasons.get(2).startsWith("opencl: only CPU devices (") && reasons.get(2).endsWith("); name one with --device opencl to use it"),
+                reasons.get(2));
+        assertEquals(DeviceKind.CPU, devices.choose(DeviceRequest.parse("opencl"), new ArrayList<>()).orElseThrow().device().kind(),
+                "named, it is used");
     }
 
     /** The loader's reason, or HIP's status name (e.g. {@code hipGetDeviceCount: hipErrorNoDevice}). */
