@@ -12,7 +12,12 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code spillway devices}: every device of every API, one reason per API without devices, and the CPU. */
+/**
+ * {@code spillway devices}: every device of every API with its kind, one reason per API without
+ * devices, and the CPU. It probes as automatic choice does ({@link Devices#standard()}): an API
+ * whose kernel driver is absent is reported by that (e.g. {@code no AMD GPU driver: /dev/kfd not
+ * found}) without loading its library, which says more than the library's own "no device" status.
+ */
 @Command(name = "devices", mixinStandardHelpOptions = true,
         description = "Lists the devices layers can be offloaded to (CUDA, HIP, OpenCL) with their memory, "
                 + "says for each API without devices why, and describes the CPU.")
@@ -55,18 +60,19 @@ final class DevicesCommand implements Callable<Integer> {
         return DeviceCheck.run(targets, threads > 0 ? threads : Runtime.getRuntime().availableProcessors(), out) ? 0 : 1;
     }
 
-    /** The table, then one line per API without devices. */
+    /** The table (the host's row last, of kind {@code host}), then one line per API without devices. */
     static void print(PrintWriter out, Devices.Report report, boolean smi) {
-        out.printf("%-10s %-40s %-28s %10s %10s%n", "device", "name", "vendor", "total", "free");
+        String row = "%-10s %-11s %-40s %-28s %10s %10s%n";
+        out.printf(row, "device", "kind", "name", "vendor", "total", "free");
         for (DeviceInfo d : report.devices()) {
-            out.printf("%-10s %-40s %-28s %10s %10s%n", d.id(), clip(d.name(), 40), clip(d.vendor(), 28),
+            out.printf(row, d.id(), d.kind().label(), clip(d.name(), 40), clip(d.vendor(), 28),
                     MemoryInfo.human(d.totalBytes()), d.freeBytes() < 0 ? "-" : MemoryInfo.human(d.freeBytes()));
             if (smi && !d.api().equals("opencl")) {
                 out.printf("%-10s %s%n", "", SmiReadings.read(d).describe());
             }
         }
         Devices.CpuInfo cpu = report.cpu();
-        out.printf("%-10s %-40s %-28s %10s %10s%n", "cpu", cpu.cores() + " cores", System.getProperty("os.arch"),
+        out.printf(row, "cpu", "host", cpu.cores() + " cores", System.getProperty("os.arch"),
                 cpu.totalRamBytes() < 0 ? "-" : MemoryInfo.human(cpu.totalRamBytes()),
                 cpu.freeRamBytes() < 0 ? "-" : MemoryInfo.human(cpu.freeRamBytes()));
         for (DeviceApi.Listing l : report.listings()) {

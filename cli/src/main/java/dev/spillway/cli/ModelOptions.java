@@ -13,7 +13,8 @@ final class ModelOptions {
 
     @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = DeviceConverter.class,
             description = {"Device for offloaded layers: cuda, hip or opencl, optionally :INDEX (e.g. cuda:1).",
-                    "Default: the best available, CUDA or HIP before OpenCL (`spillway devices` lists them)."})
+                    "Default: the best available GPU, CUDA or HIP before OpenCL (`spillway devices` lists them);",
+                    "OpenCL devices of kind cpu (PoCL) only when named."})
     String device;
 
     @Option(names = "--device-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,

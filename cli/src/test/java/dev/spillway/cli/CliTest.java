@@ -120,15 +120,16 @@ class CliTest {
         Run r = run("devices");
         assertEquals(0, r.code(), r.err());
         List<String> lines = r.out().lines().toList();
-        assertTrue(lines.get(0).matches("device\\s+name\\s+vendor\\s+total\\s+free"), lines.get(0));
-        assertTrue(lines.stream().anyMatch(l -> l.matches("cpu\\s+\\d+ cores .*")), r.out());
+        assertTrue(lines.get(0).matches("device\\s+kind\\s+name\\s+vendor\\s+total\\s+free"), lines.get(0));
+        assertTrue(lines.stream().anyMatch(l -> l.matches("cpu\\s+host\\s+\\d+ cores .*")), r.out());
         for (String api : List.of("cuda", "hip", "opencl")) {
             long rows = lines.stream().filter(l -> l.startsWith(api + ":") && l.matches(api + ":\\d+\\s.*")).count();
             long reasons = lines.stream().filter(l -> l.startsWith(api + ": no devices: ")).count();
             assertTrue((rows > 0 && reasons == 0) || (rows == 0 && reasons == 1), api + ": devices or one reason:\n" + r.out());
         }
         if (OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty()) {
-            assertTrue(lines.stream().anyMatch(l -> l.startsWith("opencl:0 ")), "PoCL's device is listed:\n" + r.out());
+            String kind = OpenClBackend.devices().getFirst().kind().label();
+            assertTrue(lines.stream().anyMatch(l -> l.matches("opencl:0\\s+" + kind + "\\s.*")), "PoCL's device is listed with its kind:\n" + r.out());
         }
         if (new CudaDevices().list().devices().isEmpty()) {
             assertTrue(lines.stream().anyMatch(l -> l.startsWith("cuda: no devices: ")), r.out());

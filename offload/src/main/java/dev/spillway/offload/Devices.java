@@ -2,6 +2,7 @@ package dev.spillway.offload;
 
 import dev.spillway.offload.cuda.CudaDevices;
 import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.device.DeviceKind;
 import dev.spillway.offload.hip.HipDevices;
 import dev.spillway.offload.opencl.OpenClDevices;
 import java.lang.management.ManagementFactory;
@@ -13,8 +14,9 @@ import java.util.Optional;
 
 /**
  * Device discovery over a list of {@link DeviceApi}s (in preference order: CUDA and HIP before
- * OpenCL), and the choice of the device for offloaded layers. Nothing is cached or global: each call
- * asks the APIs again, and the APIs are passed in.
+ * OpenCL), and the choice of the device for offloaded layers. Discovery is cheap where there is no
+ * device: CUDA and HIP look for their kernel driver ({@link DeviceNodes}) before loading a library.
+ * Nothing is cached or global: each call asks the APIs again, and the APIs are passed in.
  */
 public final class Devices {
     private final List<DeviceApi> apis;
@@ -87,7 +89,12 @@ public final class Devices {
 
     /**
      * The device {@code request} names, asking only the APIs needed: a named API only that API; an
-     * automatic request each API in order until one has a device.
+     * automatic request each API in order until one has a device that is not a CPU.
+     *
+     * <p>Automatic choice never takes a {@link DeviceKind#CPU} device (PoCL, an OpenCL driver on the
+     * host's cores): the CPU backend is faster on the same cores. Such a device is used only when
+     * named ({@code --device opencl} or {@code opencl:N}); a named API without an index prefers its
+     * other devices and takes a CPU device only where it has nothing else.
      *
      * @return the device, or empty for an automatic request when no API has one (then
      *         {@code reasons} gets one line per API)
@@ -100,9 +107,14 @@ public final class Devices {
                 DeviceApi.Listing l = api.list();
                 if (l.devices().isEmpty()) {
                     reasons.add(api.api() + ": " + l.reason());
-                } else {
-                    return Optional.of(new Choice(api, best(l.devices())));
+                    continue;
                 }
+                List<DeviceInfo> offload = notCpu(l.devices());
+                if (!offload.isEmpty()) {
+                    return Optional.of(new Choice(api, best(offload)));
+                }
+                reasons.add(api.api() + ": only CPU devices (" + String.join(", ", l.devices().stream().map(DeviceInfo::name).distinct().toList())
+                        + "); name one with --device " + api.api() + " to use it");
             }
             return Optional.empty();
         }
@@ -113,13 +125,19 @@ public final class Devices {
             throw new DeviceUnavailableException(request.toString(), l.reason());
         }
         if (request.index() < 0) {
-            return Optional.of(new Choice(api, best(l.devices())));
+            List<DeviceInfo> offload = notCpu(l.devices());
+            return Optional.of(new Choice(api, best(offload.isEmpty() ? l.devices() : offload)));
         }
         if (request.index() >= l.devices().size()) {
             throw new DeviceUnavailableException(request.toString(), "no such device; " + request.api() + " has "
                     + String.join(", ", l.devices().stream().map(d -> d.id() + " (" + d.name() + ")").toList()));
         }
         return Optional.of(new Choice(api, l.devices().get(request.index())));
+    }
+
+    /** The devices that are not the host's CPU cores. */
+    private static List<DeviceInfo> notCpu(List<DeviceInfo> devices) {
+        return devices.stream().filter(d -> d.kind() != DeviceKind.CPU).toList();
     }
 
     /** The device with the most memory; the lowest index among equals. */

@@ -13,6 +13,10 @@ import dev.spillway.offload.device.DeviceInfo;
  * Device memory as the vendors' management libraries report it (what {@code nvidia-smi} and
  * {@code rocm-smi} show), for benchmarks: NVML for CUDA devices, ROCm SMI for HIP devices, each
  * matched to the runtime's device by PCI bus id. Each reading opens and closes its session.
+ *
+ * <p>Readings are taken only on request ({@code spillway devices --smi}, {@code spillway bench}) of
+ * devices discovery listed, so the driver is known to be there: unlike discovery, nothing here looks
+ * for the driver's nodes before loading a library.
  */
 public final class SmiReadings {
     private SmiReadings() {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.device.DeviceKind;
 import dev.spillway.offload.device.DeviceRuntime;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,6 +49,10 @@ class DevicesTest {
         return new DeviceInfo(api, index, api + " device " + index, "test", gib << 30, -1);
     }
 
+    static DeviceInfo dev(String api, int index, long gib, DeviceKind kind) {
+        return new DeviceInfo(api, index, api + " " + kind.label() + " " + index, "test", gib << 30, -1, kind);
+    }
+
     final FixedApi cuda = new FixedApi("cuda", "libcuda.so.1 not found (searched LD_LIBRARY_PATH and 11 system folders)");
     final FixedApi hip = new FixedApi("hip", null, dev("hip", 0, 16), dev("hip", 1, 64), dev("hip", 2, 64));
     final FixedApi opencl = new FixedApi("opencl", null, dev("opencl", 0, 8));
@@ -69,6 +74,52 @@ class DevicesTest {
         assertFalse(none.choose(DeviceRequest.AUTO, reasons).isPresent());
         assertEquals(2, reasons.size());
         assertEquals("hip: hipGetDeviceCount: hipErrorNoDevice", reasons.get(1));
+    }
+
+    @Test
+    void automaticChoiceSkipsCpuDevicesAndSaysHowToNameThem() {
+        FixedApi pocl = new FixedApi("opencl", null, dev("opencl", 0, 64, DeviceKind.CPU), dev("opencl", 1, 64, DeviceKind.CPU));
+        List<String> reasons = new ArrayList<>();
+        assertFalse(new Devices(List.of(cuda, pocl)).choose(DeviceRequest.AUTO, reasons).isPresent());
+        assertEquals(List.of(cuda.api + ": " + cuda.reason,
+                "opencl: only CPU devices (opencl cpu 0, opencl cpu 1); name one with --device opencl to use it"), reasons);
+    }
+
+    @Test
+    void automaticChoiceTakesAnApisNonCpuDeviceEvenWithLessMemory() {
+        FixedApi mixed = new FixedApi("opencl", null, dev("opencl", 0, 64, DeviceKind.CPU), dev("opencl", 1, 8, DeviceKind.GPU),
+                dev("opencl", 2, 4, DeviceKind.ACCELERATOR));
+        List<String> reasons = new ArrayList<>();
+        assertEquals("opencl:1", new Devices(List.of(cuda, mixed)).choose(DeviceRequest.AUTO, reasons).orElseThrow().device().id());
+        assertEquals(1, reasons.size(), "only CUDA's reason: " + reasons);
+    }
+
+    @Test
+    void automaticChoiceGoesOnPastAnApiWithOnlyCpuDevices() {
+        FixedApi cpuOnly = new FixedApi("hip", null, dev("hip", 0, 64, DeviceKind.CPU));
+        List<String> reasons = new ArrayList<>();
+        assertEquals("opencl:0", new Devices(List.of(cpuOnly, opencl)).choose(DeviceRequest.AUTO, reasons).orElseThrow().device().id());
+        assertEquals(List.of("hip: only CPU devices (hip cpu 0); name one with --device hip to use it"), reasons);
+    }
+
+    @Test
+    void aNamedApiGivesItsCpuDevicesButPrefersOthers() {
+        FixedApi pocl = new FixedApi("opencl", null, dev("opencl", 0, 64, DeviceKind.CPU), dev("opencl", 1, 32, DeviceKind.CPU));
+        Devices d = new Devices(List.of(cuda, pocl));
+        assertEquals("opencl:0", d.choose(DeviceRequest.parse("opencl"), new ArrayList<>()).orElseThrow().device().id());
+        assertEquals("opencl:1", d.choose(DeviceRequest.parse("opencl:1"), new ArrayList<>()).orElseThrow().device().id());
+        FixedApi mixed = new FixedApi("opencl", null, dev("opencl", 0, 64, DeviceKind.CPU), dev("opencl", 1, 8, DeviceKind.GPU));
+        Devices m = new Devices(List.of(mixed));
+        assertEquals("opencl:1", m.choose(DeviceRequest.parse("opencl"), new ArrayList<>()).orElseThrow().device().id(),
+                "without an index, the GPU rather than the larger CPU device");
+        assertEquals("opencl:0", m.choose(DeviceRequest.parse("opencl:0"), new ArrayList<>()).orElseThrow().device().id());
+    }
+
+    @Test
+    void devicesAreGpusUnlessTheirApiSaysOtherwise() {
+        assertEquals(DeviceKind.GPU, new DeviceInfo("cuda", 0, "gpu", "NVIDIA", 1, 1).kind());
+        assertEquals(DeviceKind.CPU, dev("opencl", 0, 1, DeviceKind.CPU).kind());
+        assertThrows(NullPointerException.class, () -> new DeviceInfo("opencl", 0, "x", "y", 1, 1, null));
     }
 
     @Test

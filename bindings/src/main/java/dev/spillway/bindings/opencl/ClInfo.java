@@ -94,6 +94,15 @@ public final class ClInfo {
         return deviceScalar(device, param, 8);
     }
 
+    /**
+     * The device's {@code CL_DEVICE_TYPE}: a {@code cl_device_type} bit field of
+     * {@code CL_DEVICE_TYPE_CPU}, {@code _GPU}, {@code _ACCELERATOR}, {@code _CUSTOM} (and
+     * {@code _DEFAULT} on the platform's default device).
+     */
+    public static long deviceType(MemorySegment device) {
+        return deviceLong(device, OpenCl.CL_DEVICE_TYPE());
+    }
+
     /** A {@code size_t} device parameter, e.g. {@code CL_DEVICE_MAX_WORK_GROUP_SIZE}. */
     public static long deviceSize(MemorySegment device, int param) {
         return deviceScalar(device, param, OpenCl.C_LONG.byteSize());

@@ -10,6 +10,7 @@ import dev.spillway.bindings.opencl.OpenClLibrary;
 import dev.spillway.bindings.opencl.gen.OpenCl;
 import dev.spillway.offload.device.DeviceBuffer;
 import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.device.DeviceKind;
 import dev.spillway.offload.device.DeviceRuntime;
 import dev.spillway.offload.device.KernelArgs;
 import dev.spillway.offload.device.KernelSource;
@@ -80,10 +81,27 @@ public final class OpenClRuntime implements DeviceRuntime {
                 String vendor = ClInfo.deviceString(d, OpenCl.CL_DEVICE_VENDOR());
                 long total = ClInfo.deviceLong(d, OpenCl.CL_DEVICE_GLOBAL_MEM_SIZE());
                 all.add(new ClDevice(platform, d, new DeviceInfo("opencl", all.size(), name, platformName + " / " + vendor,
-                        total, -1)));
+                        total, -1, kind(ClInfo.deviceType(d)))));
             }
         }
         return List.copyOf(all);
+    }
+
+    /**
+     * The kind a {@code CL_DEVICE_TYPE} bit field names: GPU, accelerator or CPU, in that order where
+     * a device sets more than one type bit; else (custom devices) other.
+     */
+    static DeviceKind kind(long clDeviceType) {
+        if ((clDeviceType & OpenCl.CL_DEVICE_TYPE_GPU()) != 0) {
+            return DeviceKind.GPU;
+        }
+        if ((clDeviceType & OpenCl.CL_DEVICE_TYPE_ACCELERATOR()) != 0) {
+            return DeviceKind.ACCELERATOR;
+        }
+        if ((clDeviceType & OpenCl.CL_DEVICE_TYPE_CPU()) != 0) {
+            return DeviceKind.CPU;
+        }
+        return DeviceKind.OTHER;
     }
 
     /**

@@ -16,6 +16,7 @@ import dev.spillway.bindings.opencl.OpenClException;
 import dev.spillway.bindings.opencl.gen.OpenCl;
 import dev.spillway.offload.device.DeviceBuffer;
 import dev.spillway.offload.device.DeviceInfo;
+import dev.spillway.offload.device.DeviceKind;
 import dev.spillway.offload.device.DeviceRuntime;
 import dev.spillway.offload.device.KernelArgs;
 import java.lang.foreign.Arena;
@@ -49,6 +50,21 @@ class OpenClRuntimeTest {
         OpenClException arg = assertThrows(OpenClException.class,
                 () -> ClStatus.check(OpenCl.CL_INVALID_ARG_SIZE(), "clSetKernelArg", "spw_add", 2));
         assertTrue(arg.getMessage().startsWith("clSetKernelArg(spw_add, 2) failed: CL_INVALID_ARG_SIZE"), arg.getMessage());
+    }
+
+    /** CL_DEVICE_TYPE's bits name the kind; PoCL's devices are the host's cores. */
+    @Test
+    void theDeviceTypeGivesTheKind() {
+        assertEquals(DeviceKind.CPU, OpenClRuntime.kind(OpenCl.CL_DEVICE_TYPE_CPU()));
+        assertEquals(DeviceKind.GPU, OpenClRuntime.kind(OpenCl.CL_DEVICE_TYPE_GPU() | OpenCl.CL_DEVICE_TYPE_DEFAULT()));
+        assertEquals(DeviceKind.ACCELERATOR, OpenClRuntime.kind(OpenCl.CL_DEVICE_TYPE_ACCELERATOR()));
+        assertEquals(DeviceKind.OTHER, OpenClRuntime.kind(16));   // CL_DEVICE_TYPE_CUSTOM
+        for (OpenClRuntime.ClDevice d : OpenClRuntime.listDevices()) {
+            assertEquals(OpenClRuntime.kind(ClInfo.deviceType(d.device())), d.info().kind());
+            if (d.info().vendor().startsWith("Portable Computing Language")) {
+                assertEquals(DeviceKind.CPU, d.info().kind(), d.info().toString());
+            }
+        }
     }
 
     /** The version prefix of CL_PLATFORM_VERSION / CL_DEVICE_VERSION picks the queue call: 1.x platforms lack the 2.0 one. */
