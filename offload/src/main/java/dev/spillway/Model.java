@@ -2,16 +2,23 @@ package dev.spillway;
 
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.MemoryLimitException;
+import dev.spillway.api.MemoryWarning;
 import dev.spillway.api.ModelParams;
 import dev.spillway.bindings.NativeException;
 import dev.spillway.bindings.posix.PageLock;
 import dev.spillway.cpu.CpuBackend;
 import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.gguf.GgufFile;
+import dev.spillway.engine.memory.MemoryAccount;
+import dev.spillway.engine.memory.MemoryMonitor;
 import dev.spillway.engine.model.LlamaConfig;
 import dev.spillway.engine.model.LlamaModel;
 import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.Placement;
+import dev.spillway.engine.model.Workspace;
 import dev.spillway.engine.tokenizer.Tokenizer;
 import dev.spillway.offload.DeviceRequest;
 import dev.spillway.offload.DeviceUnavailableException;
@@ -19,11 +26,20 @@ import dev.spillway.offload.Devices;
 import dev.spillway.offload.device.DeviceBackend;
 import dev.spillway.offload.device.DeviceInfo;
 import dev.spillway.offload.device.DeviceRuntime;
+import dev.spillway.offload.schedule.DeviceTarget;
+import dev.spillway.offload.schedule.HostMemory;
+import dev.spillway.offload.schedule.LayerPlan;
+import dev.spillway.offload.schedule.LoadReport;
+import dev.spillway.offload.schedule.OffloadException;
+import dev.spillway.offload.schedule.Planner;
+import dev.spillway.offload.schedule.Spill;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -37,25 +53,45 @@ import java.util.Optional;
  * }
  * }</pre>
  *
- * <p>The model owns its backends, its weights and the file mapping; closing it closes any context
- * still open, then frees all of them.
+ * <p>Loading goes through the layer scheduler:
+ * <pre>
+ *  GGUF file ──► Planner (estimate per device and host, from the file alone) ──► LayerPlan
+ *      ──► load weights + reserve the planned contexts on the devices
+ *            │ a device runs out (GpuMemoryError, or the monitor's refusal)
+ *            └──► free the attempt, cap that device at what did fit, plan fewer layers, retry (down to the CPU)
+ *      ──► Model (its LoadReport says what was tried)
+ *  newContext: a device without room for the new context ──► Spill: layers move to the CPU, open contexts' KV rows too
+ * </pre>
+ *
+ * <p>The model owns its backends, its memory monitor, its weights and the file mapping; closing it
+ * closes any context still open, then frees all of them.
  */
 public final class Model implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("dev.spillway");
 
     private final Path path;
     private final ModelParams params;
-    private final List<Backend> backends;   // owned; the CPU backend first, then the device backend if any
+    private final CpuBackend cpu;
+    private final List<DeviceBackend> devices;   // owned
     private final LlamaModel llama;
+    private final MemoryMonitor monitor;
+    private final LoadReport report;
+    private final long fileCopyBytes;           // counted in the host budget with --no-mmap
     private final boolean locked;
     private final List<Context> contexts = new ArrayList<>();
+    private final List<String> spills = new ArrayList<>();
     private boolean closed;
 
-    private Model(Path path, ModelParams params, List<Backend> backends, LlamaModel llama, boolean locked) {
+    private Model(Path path, ModelParams params, CpuBackend cpu, List<DeviceBackend> devices, LlamaModel llama,
+                  MemoryMonitor monitor, LoadReport report, long fileCopyBytes, boolean locked) {
         this.path = path;
         this.params = params;
-        this.backends = List.copyOf(backends);
+        this.cpu = cpu;
+        this.devices = List.copyOf(devices);
         this.llama = llama;
+        this.monitor = monitor;
+        this.report = report;
+        this.fileCopyBytes = fileCopyBytes;
         this.locked = locked;
     }
 
@@ -64,54 +100,99 @@ public final class Model implements AutoCloseable {
         return load(path, params, LlamaWeights.Progress.NONE);
     }
 
-    /** Loads a model, choosing the device for offloaded layers among CUDA, HIP and OpenCL ({@link Devices#standard()}). */
+    /** Loads a model, choosing devices among CUDA, HIP and OpenCL ({@link Devices#standard()}). */
     public static Model load(Path path, ModelParams params, LlamaWeights.Progress progress) throws IOException {
         return load(path, params, progress, Devices.standard());
     }
 
     /**
-     * Maps (or reads) the file, checks that it is a llama model Spillway can run, places its layers
-     * and loads their weights. Nothing stays allocated when this throws.
+     * Maps (or reads) the file, checks that it is a llama model Spillway can run, plans where its
+     * layers go, and loads their weights, retrying with fewer device layers when a device runs out
+     * (unless {@link ModelParams#strict()}). Nothing stays allocated when this throws.
      *
-     * <p>With {@code params.gpuLayers() != 0} the last that many layers (all for -1, and then the
-     * output head too) go to the device {@code params.device()} names, found through {@code devices};
-     * without a named device, the best one of the first API that has one (CUDA, HIP, then OpenCL), or
-     * the CPU with a warning when there is none. With 0 GPU layers no device API is touched.
+     * <p>Devices: {@code params.device()} names them ({@code opencl:0,opencl:1}); without a name, the
+     * best GPU of the first API that has one (CUDA, HIP, then OpenCL; an OpenCL device of type CPU is
+     * never chosen automatically). With {@code -ngl 0}, or {@code auto} and no GPU, no device is used.
      *
      * @throws java.nio.file.NoSuchFileException  if the file does not exist
      * @throws dev.spillway.engine.gguf.GgufFormatException if it is not a valid GGUF file
      * @throws dev.spillway.engine.model.InvalidModelException if it is not a model Spillway can run
-     * @throws IllegalArgumentException if {@code params.device()} is not {@code opencl|cuda|hip[:INDEX]}
-     * @throws DeviceUnavailableException if the named device is not there (the message says why)
+     * @throws IllegalArgumentException if {@code params.device()} is malformed
+     * @throws DeviceUnavailableException if a named device is not there (the message says why)
+     * @throws OffloadException if a device ran out and {@code params.strict()} forbade a retry
      */
     public static Model load(Path path, ModelParams params, LlamaWeights.Progress progress, Devices devices) throws IOException {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(params, "params");
         Objects.requireNonNull(devices, "devices");
-        DeviceRequest request = DeviceRequest.parse(params.device());
+        List<DeviceRequest> requests = DeviceRequest.parseList(params.device());
+        MemoryMonitor monitor = new MemoryMonitor();
+        MemoryAccount host = monitor.open("host", hostBudget(params));
         GgufFile file = GgufFile.open(path, new GgufFile.Options(params.mmap()));
-        CpuBackend cpu = null;
-        DeviceBackend device = null;
+        List<Backend> opened = new ArrayList<>();
+        long fileCopy = 0;
         try {
             LlamaConfig config = LlamaConfig.from(file);
-            cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads()));
-            if (params.gpuLayers() != 0) {
-                device = openDevice(request, params, devices);
+            if (!params.mmap()) {
+                fileCopy = file.mapping().byteSize();
+                host.reserve(fileCopy, "model file " + path.getFileName() + " read into memory (--no-mmap)");
             }
-            Placement placement = device == null
-                    ? Placement.allOn(cpu, config.layerCount())
-                    : offloadLast(cpu, device, config.layerCount(), params.gpuLayers());
-            LOG.log(Level.INFO, "placement of {0}:\n{1}", path.getFileName(), placement.table());
-            boolean locked = params.mlock() && lock(file);
-            LlamaModel llama = LlamaModel.load(file, config, placement, progress);
-            List<Backend> backends = device == null ? List.of(cpu) : List.of(cpu, device);
-            return new Model(path, params, backends, llama, locked);
+            CpuBackend cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads(), host));
+            opened.add(cpu);
+            List<DeviceBackend> devs = params.gpuLayers() == 0 ? List.of() : openDevices(requests, params, devices, monitor);
+            opened.addAll(devs);
+            Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads());
+            Planner.Request request = request(params, config, host);
+            List<DeviceTarget> targets = new ArrayList<>();
+            for (DeviceBackend d : devs) {
+                targets.add(target(d, params));
+            }
+            LayerPlan plan = planner.plan(request, targets);
+            LOG.log(Level.INFO, "plan for {0}:\n{1}", path.getFileName(), plan.table());
+            List<LoadReport.Attempt> failed = new ArrayList<>();
+            while (true) {
+                Placement placement = placement(plan, cpu, devs);
+                LlamaModel llama = null;
+                try {
+                    llama = LlamaModel.load(file, config, placement, progress, List.of(cpu));
+                    Map<String, Long> measured = reserveContexts(llama, plan, devs);
+                    LoadReport report = new LoadReport(failed, plan, measured);
+                    LOG.log(failed.isEmpty() ? Level.INFO : Level.WARNING, report.line());
+                    LOG.log(Level.INFO, "placement of {0}:\n{1}", path.getFileName(), placement.table());
+                    boolean locked = params.mlock() && lock(file);
+                    return new Model(path, params, cpu, devs, llama, monitor, report, fileCopy, locked);
+                } catch (BackendMemoryException e) {
+                    if (llama != null) {
+                        llama.closeWeights();
+                    }
+                    int failedDevice = indexOf(devs, e.backend());
+                    if (failedDevice < 0) {
+                        throw e;   // the host ran out: fewer device layers would only make it worse
+                    }
+                    DeviceTarget t = targets.get(failedDevice);
+                    long inUse = Math.max(0, e.inUseBytes());
+                    long free = Math.max(0, Math.min(limit(t), t.freeBytes() >= 0 ? t.freeBytes() : Long.MAX_VALUE) - inUse);
+                    LoadReport.Attempt attempt = new LoadReport.Attempt(plan, e.backend(),
+                            LoadReport.describeAllocation(e.allocation()), e.requestedBytes(), inUse, free, e.getMessage());
+                    failed.add(attempt);
+                    String line = "offload: asked for " + plan.summary() + "; " + LoadReport.failure(attempt);
+                    if (params.strict()) {
+                        throw new OffloadException(attempt, line + "; not retrying (--no-fallback)", e);
+                    }
+                    if (plan.deviceUnits() == 0) {
+                        throw e;
+                    }
+                    LOG.log(Level.INFO, line + "; planning fewer layers");
+                    targets.set(failedDevice, t.cappedAt(inUse));
+                    plan = planner.fallback(request, targets, plan.deviceUnits(), line);
+                }
+            }
         } catch (IOException | RuntimeException | Error e) {
-            if (device != null) {
-                device.close();
+            for (int i = opened.size() - 1; i >= 0; i--) {
+                opened.get(i).close();
             }
-            if (cpu != null) {
-                cpu.close();
+            if (fileCopy > 0) {
+                host.release(fileCopy);
             }
             file.close();
             throw e;
@@ -119,51 +200,162 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * Opens the device backend for offloaded layers, or returns null (with a warning naming each
-     * API's reason) when the request is automatic and no API has a device.
+     * Plans without loading: the {@link LayerPlan} {@link #load} would start from. Devices are found
+     * as {@code load} finds them but not opened (free memory is what discovery reports); with no
+     * device and a {@code deviceMemoryLimit}, the plan is for a hypothetical device of that size, named
+     * {@code device}.
      */
-    private static DeviceBackend openDevice(DeviceRequest request, ModelParams params, Devices devices) {
-        List<String> reasons = new ArrayList<>();
-        Optional<Devices.Choice> choice = devices.choose(request, reasons);
-        if (choice.isEmpty()) {
-            LOG.log(Level.WARNING, "{0} GPU layer(s) requested, but there is no device ({1}): running every layer on the CPU",
-                    params.gpuLayers() < 0 ? "all" : params.gpuLayers(), String.join("; ", reasons));
-            return null;
-        }
-        DeviceInfo info = choice.get().device();
-        DeviceRuntime runtime;
-        try {
-            runtime = choice.get().api().open(info.index());
-        } catch (NativeException | IllegalStateException e) {
-            String why = info.id() + " (" + info.name() + ") could not be opened: " + e.getMessage();
-            if (request.automatic()) {
-                // Nobody asked for this device by name: fall back to the CPU rather than fail the load.
-                LOG.log(Level.WARNING, "automatic device choice: {0}; running every layer on the CPU "
-                        + "(name a device with --device, or use -ngl 0)", why);
-                return null;
+    public static LayerPlan plan(Path path, ModelParams params, Devices devices) throws IOException {
+        List<DeviceRequest> requests = DeviceRequest.parseList(params.device());
+        try (GgufFile file = GgufFile.open(path, new GgufFile.Options(true))) {
+            LlamaConfig config = LlamaConfig.from(file);
+            MemoryAccount host = new MemoryMonitor().open("host", hostBudget(params));
+            List<DeviceTarget> targets = new ArrayList<>();
+            if (params.gpuLayers() != 0) {
+                for (DeviceInfo info : chooseDevices(requests, params, devices, true)) {
+                    long budget = budget(info.totalBytes(), params);
+                    targets.add(new DeviceTarget(info.id(), DeviceBackend.SIZING, budget, info.freeBytes(), -1, params.marginFor(budget)));
+                }
+                if (targets.isEmpty() && params.deviceMemoryLimit() > 0) {
+                    long budget = params.deviceMemoryLimit();
+                    targets.add(new DeviceTarget("device", DeviceBackend.SIZING, budget, -1, -1, params.marginFor(budget)));
+                }
             }
-            throw new DeviceUnavailableException(request.toString(), why, e);
+            Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads());
+            return planner.plan(request(params, config, host), targets);
         }
+    }
+
+    private static Planner.Request request(ModelParams params, LlamaConfig config, MemoryAccount host) {
+        ContextParams planned = params.plannedContext();
+        Workspace.Shape shape = Context.shapeFor(config.contextLength(), planned);
+        return new Planner.Request(params.gpuLayers(), shape, planned.contextSize() > 0, params.parallel(), params.tensorSplit(),
+                host.budgetBytes(), host.usedBytes());
+    }
+
+    private static long hostBudget(ModelParams params) {
+        return params.maxMemory() > 0 ? params.maxMemory() : HostMemory.availableBytes();
+    }
+
+    private static long budget(long deviceBytes, ModelParams params) {
+        return params.deviceMemoryLimit() > 0 ? Math.min(deviceBytes, params.deviceMemoryLimit()) : deviceBytes;
+    }
+
+    private static long limit(DeviceTarget t) {
+        return (long) (t.budgetBytes() * (MemoryAccount.REFUSE_PERCENT / 100.0));
+    }
+
+    private static DeviceTarget target(DeviceBackend d, ModelParams params) {
+        DeviceInfo info = d.device();
+        return new DeviceTarget(d.name(), DeviceBackend.SIZING, d.budget(), info.freeBytes(), d.runtimeBytes(),
+                params.marginFor(d.budget()));
+    }
+
+    private static int indexOf(List<DeviceBackend> devs, String name) {
+        for (int i = 0; i < devs.size(); i++) {
+            if (devs.get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /** The backends of a plan, by the ids it names. */
+    private static Placement placement(LayerPlan plan, CpuBackend cpu, List<DeviceBackend> devs) {
+        List<Backend> layers = new ArrayList<>();
+        for (LayerPlan.Layer l : plan.layers()) {
+            layers.add(backendNamed(l.backend(), cpu, devs));
+        }
+        return new Placement(layers, backendNamed(plan.output().backend(), cpu, devs));
+    }
+
+    private static Backend backendNamed(String id, CpuBackend cpu, List<DeviceBackend> devs) {
+        if (id.equals(cpu.name())) {
+            return cpu;
+        }
+        return devs.get(indexOf(devs, id));
+    }
+
+    /**
+     * Allocates the device share of the plan's contexts, as a context would, and frees it again: a
+     * context that does not fit fails the attempt here, not later. Returns each device's bytes with
+     * them in place.
+     */
+    private static Map<String, Long> reserveContexts(LlamaModel llama, LayerPlan plan, List<DeviceBackend> devs) {
+        Map<String, Long> measured = new LinkedHashMap<>();
+        List<Workspace> reserved = new ArrayList<>();
         try {
-            return new DeviceBackend(runtime, DeviceBackend.Options.defaults().withMemoryLimit(params.deviceMemoryLimit()));
+            for (int i = 0; i < plan.parallel() && !devs.isEmpty(); i++) {
+                reserved.add(new Workspace(llama.config(), llama.placement(), plan.context(), b -> b instanceof DeviceBackend));
+            }
+            for (DeviceBackend d : devs) {
+                measured.put(d.name(), d.allocatedBytes());
+            }
+        } finally {
+            for (Workspace w : reserved) {
+                w.close();
+            }
+        }
+        return measured;
+    }
+
+    /** Opens the requested devices; empty when the request is automatic and no GPU is there. */
+    private static List<DeviceBackend> openDevices(List<DeviceRequest> requests, ModelParams params, Devices devices,
+                                                   MemoryMonitor monitor) {
+        List<DeviceBackend> out = new ArrayList<>();
+        try {
+            for (DeviceInfo info : chooseDevices(requests, params, devices, false)) {
+                DeviceRuntime runtime;
+                Devices.Choice choice = devices.choose(DeviceRequest.parse(info.id()), new ArrayList<>()).orElseThrow();
+                try {
+                    runtime = choice.api().open(info.index());
+                } catch (NativeException | IllegalStateException e) {
+                    String why = info.id() + " (" + info.name() + ") could not be opened: " + e.getMessage();
+                    if (requests.get(0).automatic()) {
+                        LOG.log(Level.WARNING, "automatic device choice: {0}; running every layer on the CPU "
+                                + "(name a device with --device, or use -ngl 0)", why);
+                        continue;
+                    }
+                    throw new DeviceUnavailableException(info.id(), why, e);
+                }
+                try {
+                    long budget = budget(runtime.device().totalBytes(), params);
+                    // The runtime's own cost, where the API reports free memory before and after opening it.
+                    long before = info.freeBytes();
+                    long after = runtime.device().freeBytes();
+                    long runtimeBytes = before >= 0 && after >= 0 && runtime != null ? Math.max(0, before - after) : -1;
+                    out.add(new DeviceBackend(runtime, DeviceBackend.Options.defaults().withMemoryLimit(params.deviceMemoryLimit())
+                            .withMemory(monitor.open(info.id(), budget)).withRuntimeBytes(runtimeBytes)));
+                } catch (RuntimeException | Error e) {
+                    runtime.close();
+                    throw e;
+                }
+            }
+            return out;
         } catch (RuntimeException | Error e) {
-            runtime.close();
+            for (DeviceBackend d : out) {
+                d.close();
+            }
             throw e;
         }
     }
 
-    /**
-     * The last {@code gpuLayers} layers on {@code device}, the rest on {@code cpu}; -1 or at least
-     * {@code layerCount} puts every layer and also the output head on the device.
-     */
-    static Placement offloadLast(Backend cpu, Backend device, int layerCount, int gpuLayers) {
-        boolean all = gpuLayers < 0 || gpuLayers >= layerCount;
-        int onDevice = all ? layerCount : gpuLayers;
-        List<Backend> layers = new ArrayList<>(layerCount);
-        for (int i = 0; i < layerCount; i++) {
-            layers.add(i < layerCount - onDevice ? cpu : device);
+    /** The devices the requests name (automatic: the best GPU, or none, logged only when layers were asked for explicitly). */
+    private static List<DeviceInfo> chooseDevices(List<DeviceRequest> requests, ModelParams params, Devices devices, boolean quiet) {
+        List<DeviceInfo> out = new ArrayList<>();
+        for (DeviceRequest r : requests) {
+            List<String> reasons = new ArrayList<>();
+            Optional<Devices.Choice> choice = devices.choose(r, reasons);
+            if (choice.isEmpty()) {
+                if (params.gpuLayers() != ModelParams.AUTO && !quiet) {
+                    LOG.log(Level.WARNING, "{0} GPU layer(s) requested, but there is no device ({1}): running every layer on the CPU",
+                            params.gpuLayers() < 0 ? "all" : params.gpuLayers(), String.join("; ", reasons));
+                }
+                continue;
+            }
+            out.add(choice.get().device());
         }
-        return new Placement(layers, all ? device : cpu);
+        return out;
     }
 
     private static boolean lock(GgufFile file) {
@@ -172,14 +364,39 @@ public final class Model implements AutoCloseable {
         return refused.isEmpty();
     }
 
-    /** Creates a context; the model keeps track of it and closes it if it is still open at {@link #close()}. */
+    /**
+     * Creates a context; the model keeps track of it and closes it if it is still open at {@link #close()}.
+     *
+     * <p>Its memory is checked against each budget before anything is allocated. When a device has
+     * no room for it, layers spill from that device to the CPU until it fits (open contexts take
+     * their KV rows along and generate on unchanged); with {@link ModelParams#strict()} that is an error.
+     *
+     * @throws MemoryLimitException when the host cannot hold it (the message suggests a smaller
+     *         {@code -c}), or a device cannot and spilling is off or cannot help
+     */
     public synchronized Context newContext(ContextParams params) {
         ensureOpen();
-        Context[] holder = new Context[1];
-        Context ctx = new Context(llama, params, () -> forget(holder[0]));
-        holder[0] = ctx;
-        contexts.add(ctx);
-        return ctx;
+        Workspace.Shape shape = Context.shapeFor(llama.config().contextLength(), params);
+        Spill spill = new Spill(llama, cpu, devices, this.params.strict());
+        for (int round = 0; ; round++) {
+            String moved = spill.makeRoomFor(shape);
+            if (moved != null) {
+                spills.add(moved);
+            }
+            Context[] holder = new Context[1];
+            try {
+                Context ctx = new Context(llama, params, () -> forget(holder[0]));
+                holder[0] = ctx;
+                contexts.add(ctx);
+                return ctx;
+            } catch (BackendMemoryException e) {
+                String after = spill.afterFailure(e, round);
+                if (after == null) {
+                    throw e;
+                }
+                spills.add(after);
+            }
+        }
     }
 
     private synchronized void forget(Context ctx) {
@@ -202,8 +419,43 @@ public final class Model implements AutoCloseable {
         return llama.tokenizer();
     }
 
+    /** Where each layer runs now (after any spill). */
     public Placement placement() {
         return llama.placement();
+    }
+
+    /** The plan the model loaded with. */
+    public LayerPlan plan() {
+        return report.loaded();
+    }
+
+    /** What the loader tried, and what each device allocated beside its estimate. */
+    public LoadReport loadReport() {
+        return report;
+    }
+
+    /** One line per spill since the load, e.g. {@code spill: ... moved layers 0-1 to the cpu}. */
+    public synchronized List<String> spills() {
+        return List.copyOf(spills);
+    }
+
+    /** Tells {@code listener} when a budget (a device, the host) passes its warning line. */
+    public void addMemoryListener(MemoryWarning.Listener listener) {
+        monitor.addListener(listener);
+    }
+
+    public void removeMemoryListener(MemoryWarning.Listener listener) {
+        monitor.removeListener(listener);
+    }
+
+    /** The budgets, one per device and the host. */
+    public List<MemoryAccount> budgets() {
+        return monitor.accounts();
+    }
+
+    /** Per device and for the host: weights, every open context's KV caches and activations, other use, budget, free. */
+    public MemoryInfo memoryInfo() {
+        return new MemoryInfo(llama.memoryPools(null, true), llama.modelBytes(), -1, -1);
     }
 
     /** Whether the model's pages are locked in RAM. */
@@ -216,8 +468,12 @@ public final class Model implements AutoCloseable {
         return llama.file();
     }
 
+    /** The CPU backend, then the device backends. */
     public List<Backend> backends() {
-        return backends;
+        List<Backend> all = new ArrayList<>();
+        all.add(cpu);
+        all.addAll(devices);
+        return all;
     }
 
     private void ensureOpen() {
@@ -241,8 +497,12 @@ public final class Model implements AutoCloseable {
             }
             llama.close();
         } finally {
-            for (Backend b : backends) {
-                b.close();
+            for (int i = devices.size() - 1; i >= 0; i--) {
+                devices.get(i).close();
+            }
+            cpu.close();
+            if (fileCopyBytes > 0) {
+                cpu.memory().release(fileCopyBytes);
             }
         }
     }

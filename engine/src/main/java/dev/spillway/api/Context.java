@@ -1,14 +1,12 @@
 package dev.spillway.api;
 
-import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.model.LlamaModel;
 import dev.spillway.engine.model.Workspace;
 import dev.spillway.engine.sampling.Sampler;
 import dev.spillway.engine.sampling.SamplingParams;
 import dev.spillway.engine.tokenizer.Tokenizer;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -40,10 +38,18 @@ public final class Context implements AutoCloseable {
         this.model = Objects.requireNonNull(model, "model");
         this.params = Objects.requireNonNull(params, "params");
         this.onClose = Objects.requireNonNull(onClose, "onClose");
-        int nCtx = params.effectiveContextSize(model.config().contextLength());
-        int nBatch = Math.min(params.batchSize(), nCtx);
-        this.workspace = new Workspace(model.config(), model.placement(), nCtx, nBatch, params.keyType(), params.valueType());
+        Workspace.Shape shape = shapeFor(model.config().contextLength(), params);
         this.logits = new float[model.config().vocabSize()];
+        this.workspace = model.newWorkspace(shape);
+    }
+
+    /**
+     * The workspace a context of {@code params} allocates for a model trained with
+     * {@code trainedContext} tokens: {@link ContextParams#cacheRows} rows, batches of at most that.
+     */
+    public static Workspace.Shape shapeFor(int trainedContext, ContextParams params) {
+        int rows = params.cacheRows(trainedContext);
+        return new Workspace.Shape(rows, Math.min(params.batchSize(), rows), params.keyType(), params.valueType());
     }
 
     public ContextParams params() {
@@ -137,7 +143,7 @@ public final class Context implements AutoCloseable {
         while (count < maxTokens) {
             if (count > 0) {
                 if (position >= contextSize()) {
-                    reason = StopReason.CONTEXT_FULL;
+                    reason = capped() ? StopReason.CACHE_LIMIT : StopReason.CONTEXT_FULL;
                     break;
                 }
                 evaluateInternal(new int[] {pendingToken});
@@ -190,14 +196,18 @@ public final class Context implements AutoCloseable {
         }
     }
 
-    /** Memory this context uses, with the model's share. */
+    /** Whether {@link ContextParams#maxCacheTokens} made the cache smaller than the context. */
+    private boolean capped() {
+        return params.maxCacheTokens() > 0
+                && params.maxCacheTokens() < params.effectiveContextSize(model.config().contextLength());
+    }
+
+    /**
+     * Memory per budget (each device and the host): the model's weights, this context's KV cache and
+     * activations, and each budget's size, use and free bytes.
+     */
     public MemoryInfo memoryInfo() {
-        Map<String, Long> byBackend = new LinkedHashMap<>();
-        for (Backend b : model.placement().backends()) {
-            byBackend.put(b.name(), b.allocatedBytes());
-        }
-        return new MemoryInfo(model.modelBytes(), model.weights().allocatedBytes(), workspace.kvCacheBytes(),
-                workspace.activationBytes(), position, contextSize(), byBackend);
+        return new MemoryInfo(model.memoryPools(List.of(workspace), false), model.modelBytes(), position, contextSize());
     }
 
     /** Prepends the token a previous {@code generate} sampled but did not evaluate. */
@@ -216,7 +226,8 @@ public final class Context implements AutoCloseable {
             return;
         }
         if (position + tokens.length > contextSize()) {
-            throw new IllegalArgumentException(tokens.length + " tokens do not fit: the context holds " + contextSize()
+            throw new IllegalArgumentException(tokens.length + " tokens do not fit: the "
+                    + (capped() ? "KV cache is capped at " + contextSize() + " tokens (maxCacheTokens)" : "context holds " + contextSize())
                     + " and " + position + " are used (raise -c/--ctx-size or clear the context)");
         }
         int vocab = model.config().vocabSize();
@@ -227,10 +238,15 @@ public final class Context implements AutoCloseable {
             }
         }
         int batch = workspace.batchSize();
-        for (int off = 0; off < tokens.length; off += batch) {
-            int n = Math.min(batch, tokens.length - off);
-            model.graph().forward(workspace, tokens, off, n, position, logits);
-            position += n;
+        model.forwardLock().lock();
+        try {
+            for (int off = 0; off < tokens.length; off += batch) {
+                int n = Math.min(batch, tokens.length - off);
+                model.graph().forward(workspace, tokens, off, n, position, logits);
+                position += n;
+            }
+        } finally {
+            model.forwardLock().unlock();
         }
         pendingToken = -1;
         hasLogits = true;
@@ -249,6 +265,7 @@ public final class Context implements AutoCloseable {
         }
         closed = true;
         try {
+            model.unregister(workspace);
             workspace.close();
         } finally {
             onClose.run();

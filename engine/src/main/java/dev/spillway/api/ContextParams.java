@@ -14,8 +14,12 @@ import java.util.Set;
  * @param keyType      KV cache element type for keys ({@code -ctk})
  * @param valueType    KV cache element type for values ({@code -ctv})
  * @param sampling     how tokens are chosen by {@code generate}
+ * @param maxCacheTokens the most tokens the KV cache holds, whatever the context size; 0 = no cap.
+ *                     The cache is allocated for {@code min(context size, cap)} rows, and generation
+ *                     stops with {@link StopReason#CACHE_LIMIT} when they are full
  */
-public record ContextParams(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, SamplingParams sampling) {
+public record ContextParams(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, SamplingParams sampling,
+                            int maxCacheTokens) {
 
     /** Cache element types a context accepts. */
     public static final Set<GgmlType> KV_TYPES =
@@ -34,6 +38,9 @@ public record ContextParams(int contextSize, int batchSize, GgmlType keyType, Gg
         Objects.requireNonNull(keyType, "keyType");
         Objects.requireNonNull(valueType, "valueType");
         Objects.requireNonNull(sampling, "sampling");
+        if (maxCacheTokens < 0) {
+            throw new IllegalArgumentException("maxCacheTokens must be 0 (no cap) or positive, got " + maxCacheTokens);
+        }
         for (GgmlType t : new GgmlType[] {keyType, valueType}) {
             if (!KV_TYPES.contains(t)) {
                 throw new IllegalArgumentException("KV cache type " + t + " is not supported; use one of " + KV_TYPES);
@@ -41,33 +48,48 @@ public record ContextParams(int contextSize, int batchSize, GgmlType keyType, Gg
         }
     }
 
-    /** Model's context (capped), batch 512, F16 cache, default sampling. */
+    /** Without a cache cap. */
+    public ContextParams(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, SamplingParams sampling) {
+        this(contextSize, batchSize, keyType, valueType, sampling, 0);
+    }
+
+    /** Model's context (capped), batch 512, F16 cache, default sampling, no cache cap. */
     public static ContextParams defaults() {
-        return new ContextParams(0, 512, GgmlType.F16, GgmlType.F16, SamplingParams.defaults());
+        return new ContextParams(0, 512, GgmlType.F16, GgmlType.F16, SamplingParams.defaults(), 0);
+    }
+
+    public ContextParams withMaxCacheTokens(int value) {
+        return new ContextParams(contextSize, batchSize, keyType, valueType, sampling, value);
+    }
+
+    /** Rows the KV cache gets for a model trained with {@code trainedContext} tokens: the context size, capped. */
+    public int cacheRows(int trainedContext) {
+        int n = effectiveContextSize(trainedContext);
+        return maxCacheTokens > 0 ? Math.min(n, maxCacheTokens) : n;
     }
 
     public ContextParams withContextSize(int value) {
-        return new ContextParams(value, batchSize, keyType, valueType, sampling);
+        return new ContextParams(value, batchSize, keyType, valueType, sampling, maxCacheTokens);
     }
 
     public ContextParams withBatchSize(int value) {
-        return new ContextParams(contextSize, value, keyType, valueType, sampling);
+        return new ContextParams(contextSize, value, keyType, valueType, sampling, maxCacheTokens);
     }
 
     public ContextParams withKeyType(GgmlType value) {
-        return new ContextParams(contextSize, batchSize, value, valueType, sampling);
+        return new ContextParams(contextSize, batchSize, value, valueType, sampling, maxCacheTokens);
     }
 
     public ContextParams withValueType(GgmlType value) {
-        return new ContextParams(contextSize, batchSize, keyType, value, sampling);
+        return new ContextParams(contextSize, batchSize, keyType, value, sampling, maxCacheTokens);
     }
 
     public ContextParams withCacheType(GgmlType value) {
-        return new ContextParams(contextSize, batchSize, value, value, sampling);
+        return new ContextParams(contextSize, batchSize, value, value, sampling, maxCacheTokens);
     }
 
     public ContextParams withSampling(SamplingParams value) {
-        return new ContextParams(contextSize, batchSize, keyType, valueType, value);
+        return new ContextParams(contextSize, batchSize, keyType, valueType, value, maxCacheTokens);
     }
 
     /** The context size to allocate for a model trained with {@code trainedContext} tokens. */

@@ -1,42 +1,85 @@
 package dev.spillway.api;
 
-import java.util.Map;
+import java.util.List;
 
 /**
- * A context's memory, in bytes.
+ * Memory of a model or of one context, in bytes, per budget: each device and the host.
  *
- * @param modelBytes          bytes of the model's tensors in the file (mapped or read into host memory)
- * @param deviceWeightBytes   bytes backends allocated for weight copies (0 when everything runs on the CPU)
- * @param kvCacheBytes        this context's KV cache, all layers, K and V
- * @param activationBytes     this context's activation buffers and host staging
- * @param tokensUsed          positions of the context filled so far
- * @param contextSize         positions the context holds
- * @param allocatedByBackend  bytes each backend has allocated now (all contexts of the model)
+ * <p>From {@code Model.memoryInfo()}: each pool's weights, the KV caches and activations of every
+ * open context, and {@code other} (backend scratch, a {@code --no-mmap} copy of the file), adding up
+ * to what the pool's budget counts as used. From {@code Context.memoryInfo()}: the model's weights
+ * and this context's KV cache and activations; {@code used} and {@code free} are still the whole
+ * pool's.
+ *
+ * @param pools       one per budget, the host first
+ * @param modelBytes  bytes of the model's tensors in the file (mapped: page cache, not counted in a budget)
+ * @param tokensUsed  positions of the context filled so far (-1 for a model)
+ * @param contextSize positions the context holds (-1 for a model)
  */
-public record MemoryInfo(long modelBytes, long deviceWeightBytes, long kvCacheBytes, long activationBytes,
-                         int tokensUsed, int contextSize, Map<String, Long> allocatedByBackend) {
+public record MemoryInfo(List<Pool> pools, long modelBytes, int tokensUsed, int contextSize) {
 
     public MemoryInfo {
-        allocatedByBackend = Map.copyOf(allocatedByBackend);
+        pools = List.copyOf(pools);
     }
 
-    /** Everything this context needs: model + device weights + KV cache + activations. */
-    public long totalBytes() {
-        return modelBytes + deviceWeightBytes + kvCacheBytes + activationBytes;
+    /**
+     * One budget.
+     *
+     * @param name        {@code host} or a device ({@code opencl:0})
+     * @param weightBytes weights the pool's backend allocated (0 for the CPU's zero-copy views)
+     * @param kvCacheBytes  KV caches
+     * @param activationBytes activation buffers
+     * @param otherBytes  scratch, staging, a file copy: the rest of what the pool counts
+     * @param usedBytes   what the pool's budget counts as in use now (all contexts)
+     * @param budgetBytes the budget ({@code Long.MAX_VALUE}: none)
+     */
+    public record Pool(String name, long weightBytes, long kvCacheBytes, long activationBytes, long otherBytes,
+                       long usedBytes, long budgetBytes) {
+        /** Weights + KV cache + activations + other. */
+        public long totalBytes() {
+            return weightBytes + kvCacheBytes + activationBytes + otherBytes;
+        }
+
+        /** Budget left: budget - used. */
+        public long freeBytes() {
+            return budgetBytes == Long.MAX_VALUE ? Long.MAX_VALUE : budgetBytes - usedBytes;
+        }
     }
 
-    /** A human-readable breakdown, as printed by {@code spillway run --verbose}. */
+    public Pool pool(String name) {
+        return pools.stream().filter(p -> p.name().equals(name)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no memory pool " + name + "; pools: "
+                        + pools.stream().map(Pool::name).toList()));
+    }
+
+    /** KV cache bytes over all pools. */
+    public long kvCacheBytes() {
+        return pools.stream().mapToLong(Pool::kvCacheBytes).sum();
+    }
+
+    /** Activation bytes over all pools. */
+    public long activationBytes() {
+        return pools.stream().mapToLong(Pool::activationBytes).sum();
+    }
+
+    /** Weight bytes backends allocated (device copies), over all pools. */
+    public long deviceWeightBytes() {
+        return pools.stream().mapToLong(Pool::weightBytes).sum();
+    }
+
+    /** A table: one row per pool, as {@code spillway run --verbose} prints it. */
     public String describe() {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format("%-18s %12s%n", "model (file)", human(modelBytes)));
-        if (deviceWeightBytes > 0) {
-            sb.append(String.format("%-18s %12s%n", "device weights", human(deviceWeightBytes)));
+        sb.append(String.format("%-10s %11s %11s %11s %11s %11s %11s %11s%n", "pool", "weights", "KV cache", "activations",
+                "other", "total", "budget", "free"));
+        for (Pool p : pools) {
+            sb.append(String.format("%-10s %11s %11s %11s %11s %11s %11s %11s%n", p.name(), human(p.weightBytes()),
+                    human(p.kvCacheBytes()), human(p.activationBytes()), human(p.otherBytes()), human(p.totalBytes()),
+                    p.budgetBytes() == Long.MAX_VALUE ? "-" : human(p.budgetBytes()),
+                    p.budgetBytes() == Long.MAX_VALUE ? "-" : human(p.freeBytes())));
         }
-        sb.append(String.format("%-18s %12s  (%d / %d tokens used)%n", "KV cache", human(kvCacheBytes), tokensUsed, contextSize));
-        sb.append(String.format("%-18s %12s%n", "activations", human(activationBytes)));
-        sb.append(String.format("%-18s %12s%n", "total", human(totalBytes())));
-        allocatedByBackend.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e ->
-                sb.append(String.format("%-18s %12s%n", "  on " + e.getKey(), human(e.getValue()))));
+        sb.append(String.format("model file %s%s%n", human(modelBytes),
+                contextSize > 0 ? String.format("; KV cache %d / %d tokens used", tokensUsed, contextSize) : ""));
         return sb.toString();
     }
 

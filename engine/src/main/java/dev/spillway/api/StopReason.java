@@ -7,5 +7,7 @@ public enum StopReason {
     /** The requested number of tokens was generated. */
     MAX_TOKENS,
     /** The context is full. */
-    CONTEXT_FULL
+    CONTEXT_FULL,
+    /** The KV cache reached its cap, {@link ContextParams#maxCacheTokens()}. */
+    CACHE_LIMIT
 }

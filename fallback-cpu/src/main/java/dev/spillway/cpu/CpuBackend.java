@@ -15,7 +15,9 @@ import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
 import dev.spillway.engine.backend.OpChecks;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.backend.Weight;
+import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
@@ -37,19 +39,51 @@ public final class CpuBackend implements Backend {
 
     /**
      * @param threads threads that run an op, the caller included (so {@code threads - 1} workers are started)
+     * @param memory  the host budget every allocation of this backend is counted in (KV caches,
+     *                activations, scratch); weights are views of the file and cost nothing here
      */
-    public record Options(int threads) {
+    public record Options(int threads, MemoryAccount memory) {
         public Options {
             if (threads < 1) {
                 throw new IllegalArgumentException("cpu backend threads must be >= 1, got " + threads);
             }
+            Objects.requireNonNull(memory, "memory");
+        }
+
+        /** {@code threads} threads, allocations counted in an unlimited, unwatched account. */
+        public Options(int threads) {
+            this(threads, MemoryAccount.unlimited("host"));
         }
 
         /** One thread per available processor. */
         public static Options defaults() {
             return new Options(Runtime.getRuntime().availableProcessors());
         }
+
+        public Options withMemory(MemoryAccount account) {
+            return new Options(threads, account);
+        }
     }
+
+    /**
+     * What the CPU backend allocates: nothing for weights (zero-copy views of the file), K/V caches
+     * off-heap and activations on the heap at their exact sizes, and per thread scratch that grows
+     * with the widest matrix and the longest attention (estimated here for the widest common shapes).
+     */
+    public static final Sizing SIZING = new Sizing() {
+        @Override
+        public long weightBytes(GgmlType type, long rows, long cols) {
+            return 0;
+        }
+
+        @Override
+        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize) {
+            // Per thread: a decoded weight tile (TILE_ROWS x n_ff at most; 16K columns covers common models),
+            // attention scores (group x context, grown geometrically), the RoPE table.
+            long perThread = 4L * (MatMat.scratchFloats(16_384) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
+            return threads * perThread;
+        }
+    };
 
     /** Every computable weight type and every cache type: the CPU has kernels for all of them. */
     private static final Set<GgmlType> MATMUL_TYPES = GgmlType.computableTypes();
@@ -80,11 +114,21 @@ public final class CpuBackend implements Backend {
     public CpuBackend(Options options) {
         this.options = Objects.requireNonNull(options, "options");
         this.pool = new WorkerPool(options.threads(), "spillway-cpu-");
-        this.scratch = new Scratch(options.threads(), allocated);
+        this.scratch = new Scratch(options.threads(), allocated, options.memory());
     }
 
     public Options options() {
         return options;
+    }
+
+    @Override
+    public Sizing sizing() {
+        return SIZING;
+    }
+
+    @Override
+    public MemoryAccount memory() {
+        return options.memory();
     }
 
     @Override
@@ -122,16 +166,24 @@ public final class CpuBackend implements Backend {
         Objects.requireNonNull(keyType, "keyType");
         Objects.requireNonNull(valueType, "valueType");
         OpChecks.kvCache(name(), KV_TYPES, contextSize, kvDim, keyType, valueType);
-        long bytes = KvCache.bytesFor(contextSize, kvDim, keyType, valueType);
+        long bytes = SIZING.kvBytes(contextSize, kvDim, keyType, valueType);
         lock.lock();
         try {
             checkOpen();
+            String what = "KV cache (" + contextSize + ", " + kvDim + ") " + keyType + "/" + valueType;
+            options.memory().reserve(bytes, what);
             CpuKvCache cache;
             try {
                 cache = new CpuKvCache(this, contextSize, kvDim, keyType, valueType);
-            } catch (OutOfMemoryError e) {
-                throw new BackendMemoryException(name(), bytes, "cpu backend: cannot allocate " + bytes + " bytes of KV cache", e);
+            } catch (OutOfMemoryError | RuntimeException e) {
+                options.memory().release(bytes);
+                if (e instanceof OutOfMemoryError) {
+                    throw new BackendMemoryException(name(), bytes, allocated.get(), what,
+                            "cpu backend: cannot allocate " + bytes + " bytes of " + what, e);
+                }
+                throw e;
             }
+            assert cache.bytes == bytes : "KV cache size differs from SIZING";
             allocated.addAndGet(cache.bytes);
             liveHandles++;
             return cache;
@@ -146,12 +198,15 @@ public final class CpuBackend implements Backend {
         lock.lock();
         try {
             checkOpen();
+            String what = "activations (" + rows + ", " + cols + ")";
+            long bytes = SIZING.activationBytes(rows, cols);
+            options.memory().reserve(bytes, what);
             float[] data;
             try {
                 data = new float[rows * cols];
             } catch (OutOfMemoryError e) {
-                throw new BackendMemoryException(name(), 4L * rows * cols, "cpu backend: no heap for " + rows + " x " + cols
-                        + " activations", e);
+                options.memory().release(bytes);
+                throw new BackendMemoryException(name(), bytes, allocated.get(), what, "cpu backend: no heap for " + what, e);
             }
             CpuActivations a = new CpuActivations(this, rows, cols, data);
             allocated.addAndGet(a.bytes);
@@ -169,6 +224,7 @@ public final class CpuBackend implements Backend {
                 a.closed = true;
                 a.data = null;
                 allocated.addAndGet(-a.bytes);
+                options.memory().release(a.bytes);
                 handleGone();
             }
         } finally {
@@ -183,6 +239,7 @@ public final class CpuBackend implements Backend {
                 c.closed = true;
                 c.free();
                 allocated.addAndGet(-c.bytes);
+                options.memory().release(c.bytes);
                 handleGone();
             }
         } finally {

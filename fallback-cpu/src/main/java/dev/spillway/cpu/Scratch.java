@@ -1,6 +1,7 @@
 package dev.spillway.cpu;
 
 import dev.spillway.engine.backend.BackendMemoryException;
+import dev.spillway.engine.memory.MemoryAccount;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -14,10 +15,12 @@ final class Scratch {
 
     private final float[][][] buffers; // [thread][kind]
     private final AtomicLong allocated;
+    private final MemoryAccount memory;
 
-    Scratch(int threads, AtomicLong allocated) {
+    Scratch(int threads, AtomicLong allocated, MemoryAccount memory) {
         this.buffers = new float[threads][KINDS][];
         this.allocated = allocated;
+        this.memory = memory;
     }
 
     /** Thread {@code worker}'s buffer of {@code kind}, at least {@code floats} long. */
@@ -30,13 +33,17 @@ final class Scratch {
         // Grow geometrically: attention asks for one more score per generated token, and an exact
         // fit would reallocate on every token.
         int size = (int) Math.min(Integer.MAX_VALUE - 8, Math.max(floats, 2L * old));
+        long grow = 4L * (size - old);
+        memory.reserve(grow, "cpu scratch (" + size + " floats)");
         try {
             b = new float[size];
         } catch (OutOfMemoryError e) {
-            throw new BackendMemoryException("cpu", 4L * floats, "cpu backend: no heap for " + floats + " floats of scratch", e);
+            memory.release(grow);
+            throw new BackendMemoryException("cpu", 4L * floats, allocated.get(), "cpu scratch",
+                    "cpu backend: no heap for " + floats + " floats of scratch", e);
         }
         buffers[worker][kind] = b;
-        allocated.addAndGet(4L * (size - old));
+        allocated.addAndGet(grow);
         return b;
     }
 
@@ -46,6 +53,7 @@ final class Scratch {
             for (int k = 0; k < KINDS; k++) {
                 if (perThread[k] != null) {
                     allocated.addAndGet(-4L * perThread[k].length);
+                    memory.release(4L * perThread[k].length);
                     perThread[k] = null;
                 }
             }

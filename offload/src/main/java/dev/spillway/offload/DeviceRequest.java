@@ -47,6 +47,30 @@ public record DeviceRequest(String api, int index) {
         return new DeviceRequest(api, index == null ? -1 : Integer.parseInt(index));
     }
 
+    /**
+     * Parses a comma-separated list ({@code opencl:0,opencl:1}); null or blank is {@code [AUTO]}.
+     *
+     * @throws IllegalArgumentException for a malformed entry, {@code auto} in a list, or a device named twice
+     */
+    public static List<DeviceRequest> parseList(String value) {
+        if (value == null || value.isBlank()) {
+            return List.of(AUTO);
+        }
+        List<DeviceRequest> out = new java.util.ArrayList<>();
+        for (String part : value.split(",", -1)) {
+            DeviceRequest r = parse(part);
+            if (part.isBlank() || (r.automatic() && value.contains(","))) {
+                throw new IllegalArgumentException("invalid device list '" + value + "': name each device, e.g. opencl:0,opencl:1");
+            }
+            if (out.contains(r) || (!r.automatic() && r.index() < 0 && value.contains(","))) {
+                throw new IllegalArgumentException("invalid device list '" + value + "': "
+                        + (out.contains(r) ? r + " is named twice" : "give each device of a list its index, e.g. " + r.api() + ":0"));
+            }
+            out.add(r);
+        }
+        return List.copyOf(out);
+    }
+
     public boolean automatic() {
         return api == null;
     }

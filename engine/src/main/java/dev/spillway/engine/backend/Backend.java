@@ -28,6 +28,12 @@ public interface Backend extends AutoCloseable {
     /** Short name for logs and placement tables, e.g. {@code cpu} or {@code opencl:0}. */
     String name();
 
+    /** What this backend allocates for each kind of handle (the estimator asks the same). */
+    Sizing sizing();
+
+    /** The budget every allocation of this backend is counted in (the memory monitor's account). */
+    dev.spillway.engine.memory.MemoryAccount memory();
+
     /** Whether {@code op} can run with this element type (see {@link Op} for which type is meant). */
     boolean supports(Op op, GgmlType type);
 

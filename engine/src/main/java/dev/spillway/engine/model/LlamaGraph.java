@@ -26,7 +26,7 @@ import dev.spillway.engine.tensor.TensorView;
 public final class LlamaGraph {
     private final LlamaConfig config;
     private final LlamaWeights weights;
-    private final Placement placement;
+    private volatile Placement placement;   // replaced when the scheduler spills layers, under the model's write lock
     private final AttentionShape attention;
 
     public LlamaGraph(LlamaConfig config, LlamaWeights weights, Placement placement) {
@@ -42,6 +42,11 @@ public final class LlamaGraph {
 
     public Placement placement() {
         return placement;
+    }
+
+    /** The placement from the next forward pass on; the weights must already be on its backends. */
+    void placement(Placement next) {
+        this.placement = next;
     }
 
     /**
@@ -62,6 +67,8 @@ public final class LlamaGraph {
             throw new IllegalArgumentException("logits array holds " + logits.length + ", vocabulary is " + config.vocabSize());
         }
         embed(tokens, offset, count, ws.hostRows);
+        ws.filled(startPos + count);
+        Placement placement = this.placement;
 
         Backend current = null;
         for (int l = 0; l < config.layerCount(); l++) {

@@ -3,19 +3,38 @@ package dev.spillway.engine.model;
 import dev.spillway.engine.backend.Activations;
 import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.KvCache;
+import dev.spillway.engine.backend.KvTransfer;
+import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.util.Closeables;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * Everything one context allocates: per layer a KV cache on that layer's backend, per backend in
  * use a set of activation buffers for one batch, on the output backend the buffers of the output
  * head, and host staging memory for layer-boundary transfers. Closing it frees all of it.
+ *
+ * <p>What it allocates is listed once ({@link #layerBufferShapes}, {@link #outputBufferShapes}, one
+ * KV cache per layer) and sized by each backend's {@link Sizing}; the memory estimator reads the
+ * same lists through {@link #estimate}. When the scheduler spills a layer to another backend,
+ * {@link #moveLayer} moves its cache rows there.
  */
 public final class Workspace implements AutoCloseable {
+
+    /** The shape of a context: what a workspace is allocated for. */
+    public record Shape(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType) {
+        public Shape {
+            if (contextSize < 1 || batchSize < 1) {
+                throw new IllegalArgumentException("context size and batch size must be positive: " + contextSize + ", " + batchSize);
+            }
+        }
+    }
 
     /** The activation buffers of one backend, each holding up to n_batch token rows. */
     public static final class Buffers {
@@ -30,15 +49,16 @@ public final class Workspace implements AutoCloseable {
         final Activations up;      // (n_batch, n_ff)
 
         Buffers(Backend b, LlamaConfig c, int nBatch, List<AutoCloseable> owned) {
-            x = own(owned, b.allocateActivations(nBatch, c.embeddingDim()));
-            normed = own(owned, b.allocateActivations(nBatch, c.embeddingDim()));
-            q = own(owned, b.allocateActivations(nBatch, c.qDim()));
-            k = own(owned, b.allocateActivations(nBatch, c.kvDim()));
-            v = own(owned, b.allocateActivations(nBatch, c.kvDim()));
-            attn = own(owned, b.allocateActivations(nBatch, c.qDim()));
-            proj = own(owned, b.allocateActivations(nBatch, c.embeddingDim()));
-            gate = own(owned, b.allocateActivations(nBatch, c.feedForwardDim()));
-            up = own(owned, b.allocateActivations(nBatch, c.feedForwardDim()));
+            List<Activations> a = allocate(b, layerBufferShapes(c, nBatch), owned);
+            x = a.get(0);
+            normed = a.get(1);
+            q = a.get(2);
+            k = a.get(3);
+            v = a.get(4);
+            attn = a.get(5);
+            proj = a.get(6);
+            gate = a.get(7);
+            up = a.get(8);
         }
     }
 
@@ -49,66 +69,154 @@ public final class Workspace implements AutoCloseable {
         final Activations logits;  // (1, n_vocab)
 
         OutputBuffers(Backend b, LlamaConfig c, List<AutoCloseable> owned) {
-            last = own(owned, b.allocateActivations(1, c.embeddingDim()));
-            normed = own(owned, b.allocateActivations(1, c.embeddingDim()));
-            logits = own(owned, b.allocateActivations(1, c.vocabSize()));
+            List<Activations> a = allocate(b, outputBufferShapes(c), owned);
+            last = a.get(0);
+            normed = a.get(1);
+            logits = a.get(2);
         }
     }
 
-    private final int batchSize;
-    private final int contextSize;
-    private final List<KvCache> caches;                 // n_layer, each on its layer's backend
-    private final Map<Backend, Buffers> buffers = new IdentityHashMap<>();
-    private final OutputBuffers output;
-    final float[] hostRows;                             // (n_batch, n_embd) boundary staging
-    private final List<AutoCloseable> owned = new ArrayList<>();
-    private boolean closed;
+    /** (rows, cols) of each {@link Buffers} field, in field order. */
+    public static List<int[]> layerBufferShapes(LlamaConfig c, int nBatch) {
+        int e = c.embeddingDim();
+        return List.of(new int[] {nBatch, e}, new int[] {nBatch, e}, new int[] {nBatch, c.qDim()},
+                new int[] {nBatch, c.kvDim()}, new int[] {nBatch, c.kvDim()}, new int[] {nBatch, c.qDim()},
+                new int[] {nBatch, e}, new int[] {nBatch, c.feedForwardDim()}, new int[] {nBatch, c.feedForwardDim()});
+    }
+
+    /** (rows, cols) of each {@link OutputBuffers} field: the last layer's backend hands the head one row. */
+    public static List<int[]> outputBufferShapes(LlamaConfig c) {
+        return List.of(new int[] {1, c.embeddingDim()}, new int[] {1, c.embeddingDim()}, new int[] {1, c.vocabSize()});
+    }
 
     /**
-     * Allocates a workspace; on failure releases whatever it had allocated before rethrowing.
+     * What a workspace of {@code shape} allocates on one backend of {@code sizing} that runs
+     * {@code layers} layers (its KV caches, and its batch buffers if {@code layers > 0}) and, if
+     * {@code output}, the output head's buffers.
+     *
+     * @param kvCacheBytes    the KV caches
+     * @param activationBytes the activation buffers
      */
+    public record Estimate(long kvCacheBytes, long activationBytes) {
+        public long total() {
+            return kvCacheBytes + activationBytes;
+        }
+    }
+
+    /** See {@link Estimate}. */
+    public static Estimate estimate(Sizing sizing, LlamaConfig c, Shape shape, int layers, boolean output) {
+        long kv = layers * sizing.kvBytes(shape.contextSize(), c.kvDim(), shape.keyType(), shape.valueType());
+        long act = 0;
+        if (layers > 0) {
+            for (int[] s : layerBufferShapes(c, shape.batchSize())) {
+                act += sizing.activationBytes(s[0], s[1]);
+            }
+        }
+        if (output) {
+            for (int[] s : outputBufferShapes(c)) {
+                act += sizing.activationBytes(s[0], s[1]);
+            }
+        }
+        return new Estimate(kv, act);
+    }
+
+    private final LlamaConfig config;
+    private final Shape shape;
+    private final KvCache[] caches;                     // n_layer, each on its layer's backend; null where not allocated
+    private final Backend[] cacheBackends;              // n_layer
+    private final Map<Backend, Buffers> buffers = new IdentityHashMap<>();
+    private final Map<Backend, List<AutoCloseable>> ownedBy = new IdentityHashMap<>();
+    private OutputBuffers output;
+    private Backend outputBackend;
+    final float[] hostRows;                             // (n_batch, n_embd) boundary staging
+    private int filledRows;                             // cache rows written so far (the high-water mark)
+    private boolean closed;
+
+    /** Allocates a workspace; on failure releases whatever it had allocated before rethrowing. */
     public Workspace(LlamaConfig config, Placement placement, int contextSize, int batchSize,
                      GgmlType keyType, GgmlType valueType) {
-        if (contextSize < 1 || batchSize < 1) {
-            throw new IllegalArgumentException("context size and batch size must be positive: " + contextSize + ", " + batchSize);
-        }
-        this.batchSize = batchSize;
-        this.contextSize = contextSize;
+        this(config, placement, new Shape(contextSize, batchSize, keyType, valueType), b -> true);
+    }
+
+    /**
+     * Allocates the part of a workspace that lives on the backends {@code include} accepts; on failure
+     * releases whatever it had allocated before rethrowing. A partial workspace cannot run the
+     * graph: the scheduler allocates one to prove that a context fits on its devices.
+     */
+    public Workspace(LlamaConfig config, Placement placement, Shape shape, Predicate<Backend> include) {
+        this.config = config;
+        this.shape = shape;
+        int n = config.layerCount();
+        this.caches = new KvCache[n];
+        this.cacheBackends = new Backend[n];
         try {
-            List<KvCache> kv = new ArrayList<>(config.layerCount());
-            for (int i = 0; i < config.layerCount(); i++) {
-                kv.add(own(owned, placement.layer(i).allocateKv(contextSize, config.kvDim(), keyType, valueType)));
-            }
-            this.caches = List.copyOf(kv);
-            for (Backend b : placement.layerBackends()) {
-                if (!buffers.containsKey(b)) {
-                    buffers.put(b, new Buffers(b, config, batchSize, owned));
+            for (int i = 0; i < n; i++) {
+                Backend b = placement.layer(i);
+                if (include.test(b)) {
+                    caches[i] = own(b, b.allocateKv(shape.contextSize(), config.kvDim(), shape.keyType(), shape.valueType()));
+                    cacheBackends[i] = b;
                 }
             }
-            // The output head needs only its three one-row buffers: the last layer's backend hands it one row.
-            this.output = new OutputBuffers(placement.outputBackend(), config, owned);
-            this.hostRows = new float[Math.multiplyExact(batchSize, config.embeddingDim())];
+            for (Backend b : new LinkedHashSet<>(placement.layerBackends())) {
+                if (include.test(b)) {
+                    buffers(b, true);
+                    b.reserveScratch(shape.batchSize(), config.rope());
+                }
+            }
+            if (include.test(placement.outputBackend())) {
+                outputBackend = placement.outputBackend();
+                output = new OutputBuffers(outputBackend, config, owned(outputBackend));
+            }
+            this.hostRows = new float[Math.multiplyExact(shape.batchSize(), config.embeddingDim())];
         } catch (RuntimeException | Error e) {
             closeOwned(e);
             throw e;
         }
     }
 
-    private static <T extends AutoCloseable> T own(List<AutoCloseable> owned, T resource) {
-        owned.add(resource);
+    private static List<Activations> allocate(Backend b, List<int[]> shapes, List<AutoCloseable> owned) {
+        List<Activations> out = new ArrayList<>(shapes.size());
+        for (int[] s : shapes) {
+            Activations a = b.allocateActivations(s[0], s[1]);
+            owned.add(a);
+            out.add(a);
+        }
+        return out;
+    }
+
+    private List<AutoCloseable> owned(Backend b) {
+        return ownedBy.computeIfAbsent(b, k -> new ArrayList<>());
+    }
+
+    private <T extends AutoCloseable> T own(Backend b, T resource) {
+        owned(b).add(resource);
         return resource;
     }
 
+    /** The buffers of {@code b}, allocated now if {@code create} and it has none. */
+    private Buffers buffers(Backend b, boolean create) {
+        Buffers buf = buffers.get(b);
+        if (buf == null && create) {
+            buf = new Buffers(b, config, shape.batchSize(), owned(b));
+            buffers.put(b, buf);
+        }
+        return buf;
+    }
+
+    public Shape shape() {
+        return shape;
+    }
+
     public int batchSize() {
-        return batchSize;
+        return shape.batchSize();
     }
 
     public int contextSize() {
-        return contextSize;
+        return shape.contextSize();
     }
 
     KvCache cache(int layer) {
-        return caches.get(layer);
+        return caches[layer];
     }
 
     Buffers buffers(Backend backend) {
@@ -119,15 +227,42 @@ public final class Workspace implements AutoCloseable {
         return output;
     }
 
+    /** Notes that cache rows {@code 0..rows-1} hold data (the graph calls it for every batch). */
+    void filled(int rows) {
+        filledRows = Math.max(filledRows, rows);
+    }
+
     /** Bytes of all KV caches. */
     public long kvCacheBytes() {
-        return caches.stream().mapToLong(KvCache::allocatedBytes).sum();
+        long sum = 0;
+        for (KvCache c : caches) {
+            sum += c == null ? 0 : c.allocatedBytes();
+        }
+        return sum;
+    }
+
+    /** Bytes of the KV caches on {@code backend}. */
+    public long kvCacheBytes(Backend backend) {
+        long sum = 0;
+        for (int i = 0; i < caches.length; i++) {
+            sum += caches[i] != null && cacheBackends[i] == backend ? caches[i].allocatedBytes() : 0;
+        }
+        return sum;
     }
 
     /** Bytes of all activation buffers (every backend) plus host staging. */
     public long activationBytes() {
         long sum = 4L * hostRows.length;
-        for (AutoCloseable r : owned) {
+        for (Backend b : ownedBy.keySet()) {
+            sum += activationBytes(b);
+        }
+        return sum;
+    }
+
+    /** Bytes of the activation buffers on {@code backend}. */
+    public long activationBytes(Backend backend) {
+        long sum = 0;
+        for (AutoCloseable r : ownedBy.getOrDefault(backend, List.of())) {
             if (r instanceof Activations a) {
                 sum += a.allocatedBytes();
             }
@@ -135,11 +270,76 @@ public final class Workspace implements AutoCloseable {
         return sum;
     }
 
-    private void closeOwned(Throwable failure) {
+    /**
+     * Moves layer {@code layer}'s KV cache to {@code to}: allocates it there, copies the rows written
+     * so far, frees the old one, and gives {@code to} batch buffers if it had none. On failure the old
+     * cache stays in use and nothing new stays allocated.
+     */
+    public void moveLayer(int layer, Backend to) {
+        Backend from = cacheBackends[layer];
+        if (from == to) {
+            return;
+        }
+        KvCache old = caches[layer];
+        KvCache fresh = to.allocateKv(shape.contextSize(), config.kvDim(), shape.keyType(), shape.valueType());
         try {
-            Closeables.closeAllReversed(owned, failure);
+            buffers(to, true);
+            to.reserveScratch(shape.batchSize(), config.rope());
+            KvTransfer.copy(from, old, to, fresh, filledRows);
+        } catch (RuntimeException | Error e) {
+            fresh.close();
+            throw e;
+        }
+        owned(to).add(fresh);
+        owned(from).remove(old);
+        caches[layer] = fresh;
+        cacheBackends[layer] = to;
+        old.close();
+    }
+
+    /** Puts the output head's buffers on {@code to} (they hold nothing between passes). */
+    public void moveOutput(Backend to) {
+        if (to == outputBackend) {
+            return;
+        }
+        List<AutoCloseable> mine = new ArrayList<>();
+        OutputBuffers fresh;
+        try {
+            fresh = new OutputBuffers(to, config, mine);
+        } catch (RuntimeException | Error e) {
+            Closeables.closeAllReversed(mine, e);
+            throw e;
+        }
+        List<AutoCloseable> old = List.of(output.last, output.normed, output.logits);
+        owned(outputBackend).removeAll(old);
+        owned(to).addAll(mine);
+        output = fresh;
+        outputBackend = to;
+        Closeables.closeAllReversed(old, null);
+    }
+
+    /** Frees the batch buffers of every backend that {@code placement} no longer runs a layer on. */
+    public void dropUnused(Placement placement) {
+        Set<Backend> used = placement.backends();
+        for (Backend b : List.copyOf(buffers.keySet())) {
+            if (!placement.layerBackends().contains(b)) {
+                Buffers buf = buffers.remove(b);
+                List<AutoCloseable> gone = List.of(buf.x, buf.normed, buf.q, buf.k, buf.v, buf.attn, buf.proj, buf.gate, buf.up);
+                owned(b).removeAll(gone);
+                Closeables.closeAllReversed(gone, null);
+            }
+        }
+        ownedBy.keySet().removeIf(b -> !used.contains(b) && ownedBy.get(b).isEmpty());
+    }
+
+    private void closeOwned(Throwable failure) {
+        List<AutoCloseable> all = new ArrayList<>();
+        ownedBy.values().forEach(all::addAll);
+        try {
+            Closeables.closeAllReversed(all, failure);
         } finally {
-            owned.clear();
+            ownedBy.clear();
+            buffers.clear();
         }
     }
 

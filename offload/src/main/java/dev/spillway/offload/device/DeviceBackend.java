@@ -8,7 +8,9 @@ import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
 import dev.spillway.engine.backend.OpChecks;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.backend.Weight;
+import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
 import java.lang.foreign.Arena;
@@ -46,8 +48,12 @@ public final class DeviceBackend implements Backend {
     /**
      * @param memoryLimit bytes this backend may allocate at most (0 = as much as the device reports)
      * @param gate        consulted before each allocation (fault injection in tests)
+     * @param memory      the monitor's account for this device, every allocation is reserved in it
+     *                    first; null = an unlimited account of the backend's own
+     * @param runtimeBytes the API's fixed cost on the device measured at open (context, module), for
+     *                    reports; -1 = not measured
      */
-    public record Options(long memoryLimit, AllocationGate gate) {
+    public record Options(long memoryLimit, AllocationGate gate, MemoryAccount memory, long runtimeBytes) {
         public Options {
             if (memoryLimit < 0) {
                 throw new IllegalArgumentException("device memory limit must not be negative, got " + memoryLimit);
@@ -56,17 +62,41 @@ public final class DeviceBackend implements Backend {
         }
 
         public static Options defaults() {
-            return new Options(0, AllocationGate.OPEN);
+            return new Options(0, AllocationGate.OPEN, null, -1);
         }
 
         public Options withMemoryLimit(long bytes) {
-            return new Options(bytes, gate);
+            return new Options(bytes, gate, memory, runtimeBytes);
         }
 
         public Options withAllocationGate(AllocationGate g) {
-            return new Options(memoryLimit, g);
+            return new Options(memoryLimit, g, memory, runtimeBytes);
+        }
+
+        public Options withMemory(MemoryAccount account) {
+            return new Options(memoryLimit, gate, account, runtimeBytes);
+        }
+
+        public Options withRuntimeBytes(long bytes) {
+            return new Options(memoryLimit, gate, memory, bytes);
         }
     }
+
+    /**
+     * What a device backend allocates: weights in their GGUF block format, K/V caches and F32
+     * activations at their exact sizes, and the RoPE table, (maxTokens, rot/2, 2) F32, as scratch.
+     */
+    public static final Sizing SIZING = new Sizing() {
+        @Override
+        public long weightBytes(GgmlType type, long rows, long cols) {
+            return Math.multiplyExact(rows, type.bytesFor(cols));
+        }
+
+        @Override
+        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize) {
+            return 8L * ropePairs * maxTokens;
+        }
+    };
 
     /** The shared kernel source has a matmul for every computable type and attention for every cache type. */
     static final Set<GgmlType> MATMUL_TYPES = GgmlType.computableTypes();
@@ -79,6 +109,8 @@ public final class DeviceBackend implements Backend {
     private final DeviceRuntime runtime;
     private final String name;
     private final DeviceMemory memory;
+    private final MemoryAccount account;
+    private final long runtimeBytes;
     private final ReentrantLock lock = new ReentrantLock();
     // Launch state, reused under the lock: calls are serialized, so nothing is allocated per launch.
     private final KernelTable kernels;
@@ -105,7 +137,9 @@ public final class DeviceBackend implements Backend {
         this.name = runtime.api() + ":" + runtime.device().index();
         long reported = runtime.device().totalBytes();
         long budget = options.memoryLimit() > 0 ? Math.min(reported, options.memoryLimit()) : reported;
-        this.memory = new DeviceMemory(runtime, name, budget, options.gate());
+        this.runtimeBytes = options.runtimeBytes();
+        this.account = options.memory() != null ? options.memory() : MemoryAccount.unlimited(name);
+        this.memory = new DeviceMemory(runtime, name, budget, options.gate(), account);
         this.kernels = new KernelTable(runtime);
         this.maxGroupsY = runtime.maxGroupsY();
     }
@@ -119,9 +153,34 @@ public final class DeviceBackend implements Backend {
         return runtime.device();
     }
 
+    /** Bytes of scratch held now (the RoPE table), shared by every context. */
+    public long scratchBytes() {
+        lock.lock();
+        try {
+            return ropeTable == null ? 0 : ropeTable.byteSize();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The API's fixed cost on the device measured when it was opened (context, module); -1 when not measured. */
+    public long runtimeBytes() {
+        return runtimeBytes;
+    }
+
     /** The most this backend allocates: min(device memory, the user's limit). */
     public long budget() {
         return memory.budget();
+    }
+
+    @Override
+    public Sizing sizing() {
+        return SIZING;
+    }
+
+    @Override
+    public MemoryAccount memory() {
+        return account;
     }
 
     @Override
@@ -169,7 +228,12 @@ public final class DeviceBackend implements Backend {
         lock.lock();
         try {
             checkOpen();
-            DeviceBuffer buffer = memory.allocate(data.byteSize(), "weight " + tensor.name());
+            long bytes = SIZING.weightBytes(tensor.type(), tensor.rows(), tensor.cols());
+            if (bytes != data.byteSize()) {
+                throw new IllegalArgumentException(name + ": weight " + tensor.name() + " holds " + data.byteSize()
+                        + " bytes, its shape and type need " + bytes);
+            }
+            DeviceBuffer buffer = memory.allocate(bytes, "weight " + tensor.name());
             try {
                 upload(buffer, data);
             } catch (RuntimeException | Error e) {
@@ -207,7 +271,7 @@ public final class DeviceBackend implements Backend {
                 }
             }
         } catch (GpuMemoryError e) {
-            throw memory.translate(e, -1, "upload of " + src.byteSize() + " bytes");
+            throw memory.translate(e, -1, "upload", "upload of " + src.byteSize() + " bytes");
         }
     }
 
@@ -231,7 +295,7 @@ public final class DeviceBackend implements Backend {
                 }
             }
         } catch (GpuMemoryError e) {
-            throw memory.translate(e, -1, "download of " + dst.byteSize() + " bytes");
+            throw memory.translate(e, -1, "download", "download of " + dst.byteSize() + " bytes");
         }
         uploadsCompleted();   // a download waits for everything enqueued before it
     }
@@ -244,7 +308,7 @@ public final class DeviceBackend implements Backend {
         lock.lock();
         try {
             checkOpen();
-            DeviceBuffer keys = memory.allocate(contextSize * keyType.bytesFor(kvDim),
+            DeviceBuffer keys = memory.allocate(contextSize * keyType.bytesFor(kvDim),   // SIZING.kvBytes = K + V
                     "K cache (" + contextSize + ", " + kvDim + ") " + keyType);
             DeviceBuffer values;
             try {
@@ -267,7 +331,7 @@ public final class DeviceBackend implements Backend {
         lock.lock();
         try {
             checkOpen();
-            DeviceBuffer buffer = memory.allocate(4L * rows * cols, "activations (" + rows + ", " + cols + ")");
+            DeviceBuffer buffer = memory.allocate(SIZING.activationBytes(rows, cols), "activations (" + rows + ", " + cols + ")");
             liveHandles++;
             return new DeviceActivations(this, rows, cols, buffer);
         } finally {
@@ -345,7 +409,7 @@ public final class DeviceBackend implements Backend {
             try {
                 runtime.download(s.buffer, 0, host);
             } catch (GpuMemoryError e) {
-                throw memory.translate(e, -1, "download of " + 4L * n + " bytes");
+                throw memory.translate(e, -1, "download", "download of " + 4L * n + " bytes");
             }
             uploadsCompleted();   // a download waits for everything enqueued before it
             MemorySegment.copy(host, LE_FLOAT, 0, dst, 0, n);
@@ -373,7 +437,7 @@ public final class DeviceBackend implements Backend {
         try {
             runtime.upload(dst, 0, host);
         } catch (GpuMemoryError e) {
-            throw memory.translate(e, -1, "upload of " + host.byteSize() + " bytes");
+            throw memory.translate(e, -1, "upload", "upload of " + host.byteSize() + " bytes");
         }
     }
 
@@ -558,7 +622,7 @@ public final class DeviceBackend implements Backend {
         if (maxTokens < 0) {
             throw new IllegalArgumentException("scratchBytes: maxTokens must not be negative, got " + maxTokens);
         }
-        return 8L * (rope.rotatedDims() / 2) * maxTokens;
+        return SIZING.scratchBytes(maxTokens, rope.rotatedDims() / 2, 1, 0);
     }
 
     /**
@@ -721,7 +785,7 @@ public final class DeviceBackend implements Backend {
         try {
             runtime.launch(kernel, grid, group, args);
         } catch (GpuMemoryError e) {
-            throw memory.translate(e, -1, "launch of " + kernel.name());
+            throw memory.translate(e, -1, "launch", "launch of " + kernel.name());
         }
     }
 

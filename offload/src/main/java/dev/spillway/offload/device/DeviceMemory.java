@@ -2,6 +2,7 @@ package dev.spillway.offload.device;
 
 import dev.spillway.bindings.GpuMemoryError;
 import dev.spillway.engine.backend.BackendMemoryException;
+import dev.spillway.engine.memory.MemoryAccount;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.Set;
@@ -19,15 +20,17 @@ final class DeviceMemory {
     private final String backend;
     private final long budget;
     private final AllocationGate gate;
+    private final MemoryAccount account;
     private final Set<DeviceBuffer> live = Collections.newSetFromMap(new IdentityHashMap<>());
     private long allocated;
     private long attempts;
 
-    DeviceMemory(DeviceRuntime runtime, String backend, long budget, AllocationGate gate) {
+    DeviceMemory(DeviceRuntime runtime, String backend, long budget, AllocationGate gate, MemoryAccount account) {
         this.runtime = runtime;
         this.backend = backend;
         this.budget = budget;
         this.gate = gate;
+        this.account = account;
     }
 
     long budget() {
@@ -41,7 +44,8 @@ final class DeviceMemory {
     /**
      * Allocates {@code bytes} for {@code what} (e.g. "weight blk.0.attn_q.weight").
      *
-     * @throws BackendMemoryException when the budget, the gate or the device refuses; nothing stays allocated
+     * @throws BackendMemoryException when the budget, the memory monitor, the gate or the device
+     *         refuses (the monitor's refusal is a {@code MemoryLimitException}); nothing stays allocated
      */
     DeviceBuffer allocate(long bytes, String what) {
         if (bytes <= 0) {
@@ -52,14 +56,19 @@ final class DeviceMemory {
             throw refused(bytes, "BUDGET_EXCEEDED", what, "over the budget: " + allocated + " of " + budget
                     + " bytes are in use");
         }
-        if (!gate.allows(index, bytes)) {
-            throw refused(bytes, "INJECTED_FAILURE", what, "allocation " + index + " refused by the allocation gate");
-        }
+        account.reserve(bytes, what);
         DeviceBuffer buffer;
         try {
+            if (!gate.allows(index, bytes)) {
+                throw refused(bytes, "INJECTED_FAILURE", what, "allocation " + index + " refused by the allocation gate");
+            }
             buffer = runtime.allocate(bytes);
         } catch (GpuMemoryError e) {
-            throw translate(e, bytes, "cannot allocate " + bytes + " bytes for " + what);
+            account.release(bytes);
+            throw translate(e, bytes, what, "cannot allocate " + bytes + " bytes for " + what);
+        } catch (RuntimeException | Error e) {
+            account.release(bytes);
+            throw e;
         }
         live.add(buffer);
         allocated += bytes;
@@ -70,6 +79,7 @@ final class DeviceMemory {
     void free(DeviceBuffer buffer) {
         if (buffer != null && live.remove(buffer)) {
             allocated -= buffer.byteSize();
+            account.release(buffer.byteSize());
             buffer.close();
         }
     }
@@ -85,12 +95,13 @@ final class DeviceMemory {
 
     private BackendMemoryException refused(long bytes, String status, String what, String why) {
         String message = backend + ": cannot allocate " + bytes + " bytes for " + what + ": " + why;
-        return new BackendMemoryException(backend, bytes, message, new GpuMemoryError(runtime.api(), status, bytes, message));
+        return new BackendMemoryException(backend, bytes, allocated, what, message,
+                new GpuMemoryError(runtime.api(), status, bytes, message));
     }
 
     /** The engine's exception for a device out-of-memory error, naming the backend and the bytes. */
-    BackendMemoryException translate(GpuMemoryError e, long bytes, String doing) {
+    BackendMemoryException translate(GpuMemoryError e, long bytes, String what, String doing) {
         long requested = bytes >= 0 ? bytes : e.requestedBytes();
-        return new BackendMemoryException(backend, requested, backend + ": " + doing + ": " + e.getMessage(), e);
+        return new BackendMemoryException(backend, requested, allocated, what, backend + ": " + doing + ": " + e.getMessage(), e);
     }
 }

@@ -1,0 +1,197 @@
+package dev.spillway.offload.schedule;
+
+import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.MemoryLimitException;
+import dev.spillway.cpu.CpuBackend;
+import dev.spillway.engine.backend.Backend;
+import dev.spillway.engine.backend.BackendMemoryException;
+import dev.spillway.engine.memory.MemoryAccount;
+import dev.spillway.engine.model.LlamaConfig;
+import dev.spillway.engine.model.LlamaModel;
+import dev.spillway.engine.model.Placement;
+import dev.spillway.engine.model.Workspace;
+import dev.spillway.offload.device.DeviceBackend;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Live spill: makes room on the devices for a new context after the load. Before the context is
+ * allocated, its share on each backend is estimated ({@link Workspace#estimate}); the host must
+ * hold its share, and a device without room gives layers to the CPU, the output head first, then
+ * its lowest layers, until the rest fits. Moving a layer frees its device weights (the CPU's are
+ * views of the mapping) and takes every open context's KV rows to the host
+ * ({@link LlamaModel#moveToBackend}). If a device still runs out while the context is allocated,
+ * {@link #afterFailure} spills one more unit per try.
+ */
+public final class Spill {
+    private static final System.Logger LOG = System.getLogger("dev.spillway");
+
+    private final LlamaModel llama;
+    private final CpuBackend cpu;
+    private final List<DeviceBackend> devices;
+    private final boolean strict;
+
+    public Spill(LlamaModel llama, CpuBackend cpu, List<DeviceBackend> devices, boolean strict) {
+        this.llama = llama;
+        this.cpu = cpu;
+        this.devices = devices;
+        this.strict = strict;
+    }
+
+    /**
+     * Checks the host and spills from each device that cannot hold a context of {@code shape}.
+     *
+     * @return a line saying what moved, or null when nothing did
+     * @throws MemoryLimitException if the host cannot hold the context (naming the bytes, the budget
+     *         and a context size that would fit), or a device cannot and spilling is off
+     */
+    public String makeRoomFor(Workspace.Shape shape) {
+        LlamaConfig c = llama.config();
+        List<String> lines = new ArrayList<>();
+        for (DeviceBackend d : devices) {
+            Placement p = llama.placement();
+            int k = p.layersOn(d);
+            boolean out = p.outputBackend() == d;
+            if (k == 0 && !out) {
+                continue;
+            }
+            long need = need(d, shape, k, out);
+            long headroom = d.memory().headroomBytes();
+            if (need <= headroom) {
+                continue;
+            }
+            String what = "a new context of " + shape.contextSize() + " tokens (KV cache, activations)";
+            if (strict) {
+                d.memory().check(need, what + "; spilling layers to the CPU is off (--no-fallback)");
+            }
+            List<Integer> layers = new ArrayList<>();
+            boolean moveOutput = false;
+            long freed = 0;
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < c.layerCount(); i++) {
+                if (p.layer(i) == d) {
+                    order.add(i);
+                }
+            }
+            if (out) {
+                moveOutput = true;
+                freed += llama.weights().outputAllocatedBytes() + outputBuffers(d) * llama.workspaces().size();
+            }
+            for (int i = 0; i < order.size() && need(d, shape, k - layers.size(), out && !moveOutput) > headroom + freed; i++) {
+                int layer = order.get(i);
+                layers.add(layer);
+                freed += llama.weights().layer(layer).allocatedBytes();
+                for (Workspace ws : llama.workspaces()) {
+                    Workspace.Shape s = ws.shape();
+                    freed += d.sizing().kvBytes(s.contextSize(), c.kvDim(), s.keyType(), s.valueType());
+                }
+            }
+            lines.add(move(d, layers, moveOutput, "a new context needs " + MemoryInfo.human(need) + " on " + d.name() + ", "
+                    + MemoryInfo.human(headroom) + " left under its limit"));
+        }
+        checkHost(shape);
+        return lines.isEmpty() ? null : String.join("; ", lines);
+    }
+
+    /**
+     * A device ran out while the context was being allocated although the estimate fit (another
+     * process took memory, say): spills one more unit from it.
+     *
+     * @return a line saying what moved, or null when the failure cannot be helped this way (the
+     *         caller rethrows it)
+     */
+    public String afterFailure(BackendMemoryException e, int round) {
+        DeviceBackend d = devices.stream().filter(x -> x.name().equals(e.backend())).findFirst().orElse(null);
+        if (d == null || strict) {
+            return null;
+        }
+        Placement p = llama.placement();
+        if (p.outputBackend() == d) {
+            return move(d, List.of(), true, "allocating the context failed (" + e.getMessage() + ")");
+        }
+        for (int i = 0; i < p.layerBackends().size(); i++) {
+            if (p.layer(i) == d) {
+                return move(d, List.of(i), false, "allocating the context failed (" + e.getMessage() + ")");
+            }
+        }
+        return null;
+    }
+
+    private String move(DeviceBackend d, List<Integer> layers, boolean output, String why) {
+        checkHostFor(layers, output);
+        Placement after;
+        try {
+            after = llama.moveToBackend(layers, output, cpu);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        String line = "spill: " + why + ": moved " + describe(layers, output) + " to the cpu; " + d.name() + " now runs "
+                + after.layersOn(d) + " of " + after.layerBackends().size() + " layers";
+        LOG.log(Level.WARNING, line);
+        return line;
+    }
+
+    /** The host must hold the KV rows the open contexts bring along. */
+    private void checkHostFor(List<Integer> layers, boolean output) {
+        LlamaConfig c = llama.config();
+        long bytes = 0;
+        for (Workspace ws : llama.workspaces()) {
+            Workspace.Shape s = ws.shape();
+            bytes += layers.size() * cpu.sizing().kvBytes(s.contextSize(), c.kvDim(), s.keyType(), s.valueType());
+            if (llama.placement().layersOn(cpu) == 0 && !layers.isEmpty()) {
+                bytes += Workspace.estimate(cpu.sizing(), c, s, 1, false).activationBytes();
+            }
+            if (output) {
+                bytes += Workspace.estimate(cpu.sizing(), c, s, 0, true).activationBytes();
+            }
+        }
+        cpu.memory().check(bytes, "the KV rows of " + llama.workspaces().size() + " open context(s) spilled from the device");
+    }
+
+    /** The host's share of a new context, checked against the host budget before anything is allocated. */
+    private void checkHost(Workspace.Shape shape) {
+        Placement p = llama.placement();
+        LlamaConfig c = llama.config();
+        int layers = p.layersOn(cpu);
+        long need = Workspace.estimate(cpu.sizing(), c, shape, layers, p.outputBackend() == cpu).total();
+        MemoryAccount host = cpu.memory();
+        try {
+            host.check(need, "a context of " + shape.contextSize() + " tokens (KV cache " + shape.keyType() + "/" + shape.valueType()
+                    + ", activations)");
+        } catch (MemoryLimitException e) {
+            long perToken = layers * cpu.sizing().kvBytes(1, c.kvDim(), shape.keyType(), shape.valueType());
+            long fixed = Workspace.estimate(cpu.sizing(), c, shape, layers, p.outputBackend() == cpu).activationBytes();
+            long fit = perToken > 0 ? Math.max(0, (host.headroomBytes() - fixed) / perToken) : 0;
+            String hint = perToken > 0 ? "; use a smaller -c (about " + fit + " tokens fit)" : "";
+            throw new MemoryLimitException(e.backend(), e.what(), e.requestedBytes(), e.usedBytes(), e.budgetBytes(),
+                    e.getMessage() + hint);
+        }
+    }
+
+    /** What a new context of {@code shape} adds on {@code d} with {@code layers} layers (and the output head, if {@code output}). */
+    private long need(DeviceBackend d, Workspace.Shape shape, int layers, boolean output) {
+        long need = Workspace.estimate(d.sizing(), llama.config(), shape, layers, output).total();
+        if (layers > 0) {
+            long scratch = d.sizing().scratchBytes(shape.batchSize(), llama.config().rope().rotatedDims() / 2, 1, shape.contextSize());
+            need += Math.max(0, scratch - d.scratchBytes());
+        }
+        return need;
+    }
+
+    private long outputBuffers(Backend b) {
+        return Workspace.estimate(b.sizing(), llama.config(), new Workspace.Shape(1, 1,
+                dev.spillway.engine.tensor.GgmlType.F32, dev.spillway.engine.tensor.GgmlType.F32), 0, true).activationBytes();
+    }
+
+    private static String describe(List<Integer> layers, boolean output) {
+        String l = layers.isEmpty() ? "" : layers.size() == 1 ? "layer " + layers.get(0)
+                : "layers " + layers.get(0) + "-" + layers.get(layers.size() - 1);
+        if (output) {
+            return l.isEmpty() ? "the output head" : l + " and the output head";
+        }
+        return l;
+    }
+}
