@@ -2,6 +2,8 @@ package dev.spillway;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,16 +12,21 @@ import dev.spillway.api.ContextParams;
 import dev.spillway.api.GenerationResult;
 import dev.spillway.api.MemoryInfo;
 import dev.spillway.api.ModelParams;
+import dev.spillway.api.StopReason;
 import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.gguf.GgufWriter;
+import dev.spillway.engine.gguf.MappedFileChangedException;
 import dev.spillway.engine.model.InvalidModelException;
 import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.sampling.SamplingParams;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.testing.TestModels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -176,6 +183,48 @@ class ModelLifecycleTest {
         try (Model model = Model.load(file, ModelParams.defaults().withThreads(1).withMmap(false));
              Context ctx = model.newContext(greedy(32))) {
             assertArrayEquals(mapped, ctx.generate("same", 8).tokens());
+        }
+    }
+
+    /** maxTokens used to size an int[maxTokens] up front: Integer.MAX_VALUE was an OutOfMemoryError. */
+    @Test
+    void aHugeTokenLimitGeneratesUntilTheContextIsFull() throws Exception {
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(16))) {
+            GenerationResult r = ctx.generate("ab", Integer.MAX_VALUE);
+            assertNotEquals(StopReason.MAX_TOKENS, r.stopReason());
+            assertTrue(r.tokens().length <= 16 - r.promptTokens() + 1, "tokens: " + r.tokens().length);
+            if (r.stopReason() == StopReason.CONTEXT_FULL) {
+                assertEquals(16, ctx.position());
+                assertEquals(16 - r.promptTokens() + 1, r.tokens().length, "every free position and the last sample");
+            }
+            // Continuing a full context with a huge limit is no allocation problem either.
+            ctx.clear();
+            ctx.evaluate(ctx.tokenize("abc"));
+            assertNotEquals(StopReason.MAX_TOKENS, ctx.generate("", Integer.MAX_VALUE).stopReason());
+        }
+    }
+
+    /**
+     * Truncating a mapped file makes reads of its lost pages fault (SIGBUS), which the JVM reports as
+     * {@code InternalError: a fault occurred in an unsafe memory access}; the context names the file instead.
+     */
+    @Test
+    void aModelFileTruncatedWhileMappedIsReportedByName() throws Exception {
+        Path copy = dir.resolve("shrinking.gguf");
+        Files.copy(file, copy);
+        try (Model model = Model.load(copy, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(greedy(32))) {
+            assertTrue(model.file().memoryMapped());
+            ctx.evaluate(ctx.tokenize("before"));   // the mapping works
+            try (FileChannel ch = FileChannel.open(copy, StandardOpenOption.WRITE)) {
+                ch.truncate(4096);   // inside the metadata: every weight's pages are gone
+            }
+            var e = assertThrows(MappedFileChangedException.class, () -> ctx.generate(" after", 4));
+            assertTrue(e.getMessage().contains(copy.toString()) && e.getMessage().contains("truncated while mapped"),
+                    e.getMessage());
+            assertEquals(copy, e.path());
+            assertInstanceOf(InternalError.class, e.getCause(), "the JVM's fault is kept as the cause");
         }
     }
 }

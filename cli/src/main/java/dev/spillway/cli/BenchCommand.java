@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
                 targets.add(DemoModel.ensure(SyntheticLlama.Spec.tinyLlama(type), err));
             }
         }
-        ModelParams params = modelOptions.toParams();
+        ModelParams params = Errors.fromOptions(spec.commandLine(), modelOptions::toParams);
         List<Result> results = new ArrayList<>();
         out.printf("%-40s %-6s %10s %8s %7s %8s %16s %10s%n", "model", "type", "size", "params", "threads", "test", "t/s", "GB/s");
         for (Path p : targets) {

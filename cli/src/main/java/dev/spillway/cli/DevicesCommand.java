@@ -1,6 +1,7 @@
 package dev.spillway.cli;
 
 import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.ModelParams;
 import dev.spillway.offload.DeviceApi;
 import dev.spillway.offload.Devices;
 import dev.spillway.offload.SmiReadings;
@@ -43,6 +44,10 @@ final class DevicesCommand implements Callable<Integer> {
     public Integer call() throws java.io.IOException {
         Main.configureLogging(false);
         PrintWriter out = spec.commandLine().getOut();
+        if (threads < 0 || threads > ModelParams.MAX_THREADS) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "threads (-t) must be 0 (all cores) or 1.." + ModelParams.MAX_THREADS + ", got " + threads);
+        }
         Devices devices = Devices.standard();
         Devices.Report report = devices.discover();
         print(out, report, smi);

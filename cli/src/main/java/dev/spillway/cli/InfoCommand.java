@@ -6,6 +6,7 @@ import dev.spillway.engine.gguf.GgufTensorInfo;
 import dev.spillway.engine.gguf.GgufValue;
 import dev.spillway.engine.model.LlamaConfig;
 import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.util.Printable;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -47,9 +48,12 @@ final class InfoCommand implements Callable<Integer> {
 
             out.println();
             out.println("metadata:");
-            int keyWidth = file.metadata().keySet().stream().mapToInt(String::length).max().orElse(10);
+            // Keys, names and string values come from the file: printed escaped, so that none can
+            // write terminal escape sequences or fake lines.
+            int keyWidth = file.metadata().keySet().stream().mapToInt(k -> Printable.escape(k).length()).max().orElse(10);
             for (Map.Entry<String, GgufValue> e : file.metadata().entrySet()) {
-                out.printf("  %-" + keyWidth + "s  %-8s %s%n", e.getKey(), e.getValue().type(), e.getValue().display(maxArray));
+                out.printf("  %-" + keyWidth + "s  %-8s %s%n", Printable.escape(e.getKey()), e.getValue().type(),
+                        e.getValue().display(maxArray));
             }
             if (!noTensors) {
                 printTensors(out, file);
@@ -75,12 +79,12 @@ final class InfoCommand implements Callable<Integer> {
     private static void printTensors(PrintWriter out, GgufFile file) {
         out.println();
         out.println("tensors:");
-        int nameWidth = Math.max(4, file.tensors().stream().mapToInt(t -> t.name().length()).max().orElse(4));
+        int nameWidth = Math.max(4, file.tensors().stream().mapToInt(t -> Printable.escape(t.name()).length()).max().orElse(4));
         out.printf("  %-" + nameWidth + "s  %-6s %-22s %12s %14s%n", "name", "type", "shape", "size", "offset");
         Map<GgmlType, long[]> byType = new TreeMap<>();
         long total = 0;
         for (GgufTensorInfo t : file.tensors()) {
-            out.printf("  %-" + nameWidth + "s  %-6s %-22s %12s %14s%n", t.name(), t.type(), Arrays.toString(t.shape()),
+            out.printf("  %-" + nameWidth + "s  %-6s %-22s %12s %14s%n", Printable.escape(t.name()), t.type(), Arrays.toString(t.shape()),
                     MemoryInfo.human(t.byteSize()), String.format("0x%x", file.dataOffset() + t.offset()));
             long[] agg = byType.computeIfAbsent(t.type(), k -> new long[2]);
             agg[0]++;

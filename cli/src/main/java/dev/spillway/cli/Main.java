@@ -1,5 +1,6 @@
 package dev.spillway.cli;
 
+import dev.spillway.engine.gguf.MappedFileChangedException;
 import java.io.PrintWriter;
 import java.util.logging.ConsoleHandler;
 import java.util.logging.Formatter;
@@ -22,7 +23,10 @@ public final class Main {
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
-    /** Runs the command line and returns the exit code: 0 ok, 1 runtime error, 2 usage error. */
+    /**
+     * Runs the command line and returns the exit code: 0 ok, 1 runtime error, 2 usage error (a bad
+     * flag, flag value or argument). Either error is one line on {@code err}, {@code spillway: error: ...}.
+     */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
@@ -34,7 +38,24 @@ public final class Main {
             }
             return 1;
         });
-        return cl.execute(args);
+        cl.setParameterExceptionHandler((ex, args1) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("spillway: error: " + Errors.describe(ex) + " (see '"
+                    + c.getCommandSpec().qualifiedName() + " --help')");
+            return c.getCommandSpec().exitCodeOnInvalidInput();
+        });
+        try {
+            return cl.execute(args);
+        } catch (InternalError | OutOfMemoryError e) {
+            // picocli hands only Exceptions to the handler above; these two have a one-line story too
+            // (a mapped model file that shrank; a heap too small). Anything else is a bug: let it show.
+            if (e instanceof InternalError && !MappedFileChangedException.isMappingFault(e)) {
+                throw e;
+            }
+            err.println("spillway: error: " + Errors.describe(e));
+            err.flush();
+            return 1;
+        }
     }
 
     /** Routes the library's System.Logger output (java.util.logging) to stderr, one line per record. */

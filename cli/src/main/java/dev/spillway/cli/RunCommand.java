@@ -70,22 +70,30 @@ final class RunCommand implements Callable<Integer> {
             err.println("spillway: its weights are random, so the text it writes is noise");
         }
         String text = prompt != null ? prompt : DEFAULT_PROMPT;
-        ContextParams contextParams = contextOptions.toParams().withSampling(samplingOptions.toParams());
+        ContextParams contextParams = Errors.fromOptions(spec.commandLine(),
+                () -> contextOptions.toParams().withSampling(samplingOptions.toParams()));
+        var modelParams = Errors.fromOptions(spec.commandLine(), modelOptions::toParams);
 
         Model loaded;
         try (ProgressBar bar = ProgressBar.forTerminal(err, "loading")) {
-            loaded = Model.load(modelPath, modelOptions.toParams(), bar::update);
+            loaded = Model.load(modelPath, modelParams, bar::update);
         }
         try (Model m = loaded; Context ctx = m.newContext(contextParams)) {
             int maxTokens = nPredict < 0 ? ctx.contextSize() : nPredict;
+            GenerationResult r;
             out.print(text);
             out.flush();
-            GenerationResult r = ctx.generate(text, maxTokens, (id, piece) -> {
-                out.print(piece);
+            try {
+                r = ctx.generate(text, maxTokens, (id, piece) -> {
+                    out.print(piece);
+                    out.flush();
+                });
+            } finally {
+                // Ends the echoed prompt and the text so far, also when generation fails: the error
+                // line (on stderr, often the same terminal) then starts on a line of its own.
+                out.println();
                 out.flush();
-            });
-            out.println();
-            out.flush();
+            }
             printStats(err, r);
             if (verbose) {
                 err.print("spillway: memory\n" + ctx.memoryInfo().describe());
@@ -98,6 +106,10 @@ final class RunCommand implements Callable<Integer> {
     /** Reads [MODEL] [PROMPT]: a single argument is the model if it names a file or ends in .gguf, else the prompt. */
     private void resolvePositionals() {
         List<String> args = new ArrayList<>(positional);
+        if (args.size() > 2) {
+            throw new ParameterException(spec.commandLine(), "unexpected argument '" + args.get(2)
+                    + "': run takes at most MODEL and PROMPT; quote a prompt that has spaces");
+        }
         if (args.size() == 2) {
             if (model != null || prompt != null) {
                 throw new ParameterException(spec.commandLine(), "give the model and prompt either as arguments or with -m/-p, not both");
@@ -129,6 +141,7 @@ final class RunCommand implements Callable<Integer> {
             case END_OF_GENERATION -> "end of text";
             case MAX_TOKENS -> "token limit (-n)";
             case CONTEXT_FULL -> "context full (-c)";
+            case CACHE_LIMIT -> "KV cache cap (--max-cache-tokens)";
         };
     }
 }

@@ -93,10 +93,10 @@ class CliTest {
     void invalidValuesInRangeGiveOneLineErrors() {
         String model = TestModels.stories260K().toString();
         Run r = run("run", model, "hi", "--top-p", "1.5");
-        assertEquals(1, r.code());
+        assertEquals(2, r.code());
         assertTrue(r.err().startsWith("spillway: error: ") && r.err().contains("top_p"), r.err());
         r = run("run", model, "hi", "-t", "-3");
-        assertEquals(1, r.code());
+        assertEquals(2, r.code());
         assertTrue(r.err().contains("threads"), r.err());
     }
 

@@ -1,5 +1,6 @@
 package dev.spillway.api;
 
+import dev.spillway.engine.gguf.MappedFileChangedException;
 import dev.spillway.engine.model.LlamaModel;
 import dev.spillway.engine.model.Workspace;
 import dev.spillway.engine.sampling.Sampler;
@@ -136,7 +137,8 @@ public final class Context implements AutoCloseable {
 
         Tokenizer.Decoder decoder = tokenizer.newDecoder();
         StringBuilder text = new StringBuilder();
-        int[] generated = new int[Math.max(0, maxTokens)];
+        // At most one token per free position plus the last one sampled (never evaluated): maxTokens may be huge.
+        int[] generated = new int[(int) Math.min(maxTokens, (long) contextSize() - position + 1)];
         int count = 0;
         int passes = 0;
         StopReason reason = StopReason.MAX_TOKENS;
@@ -242,7 +244,11 @@ public final class Context implements AutoCloseable {
         try {
             for (int off = 0; off < tokens.length; off += batch) {
                 int n = Math.min(batch, tokens.length - off);
-                model.graph().forward(workspace, tokens, off, n, position, logits);
+                try {
+                    model.graph().forward(workspace, tokens, off, n, position, logits);
+                } catch (InternalError e) {
+                    throw MappedFileChangedException.translate(e, model.file());   // the mapped file shrank
+                }
                 position += n;
             }
         } finally {

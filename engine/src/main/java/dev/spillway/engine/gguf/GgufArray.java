@@ -1,5 +1,6 @@
 package dev.spillway.engine.gguf;
 
+import dev.spillway.engine.util.Printable;
 import java.util.Objects;
 import java.util.StringJoiner;
 
@@ -77,7 +78,7 @@ public record GgufArray(GgufValueType elementType, Object values) {
         StringJoiner j = new StringJoiner(", ", "[", "]");
         for (int i = 0; i < Math.min(n, maxItems); i++) {
             Object v = java.lang.reflect.Array.get(values, i);
-            j.add(v instanceof String s ? '"' + s + '"' : v instanceof GgufArray a ? a.display(maxItems) : String.valueOf(v));
+            j.add(v instanceof String s ? '"' + Printable.escape(s) + '"' : v instanceof GgufArray a ? a.display(maxItems) : String.valueOf(v));
         }
         if (n > maxItems) {
             j.add("... " + (n - maxItems) + " more");

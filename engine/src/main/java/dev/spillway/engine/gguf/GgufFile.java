@@ -6,8 +6,10 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,7 +24,8 @@ import java.util.function.Function;
  * of this object, parses and validates the header, metadata and tensor infos (see {@link GgufFormat}
  * for the layout) and never touches tensor bytes, so a multi-gigabyte file opens in milliseconds.
  * A malformed, truncated or hostile file gives a {@link GgufFormatException} naming the byte offset
- * and the problem.
+ * and the problem; a path that is not a regular file (a directory, a FIFO) is refused with a
+ * {@link NotAGgufFileException} before it is opened.
  *
  * <p>{@link #tensor(String)} returns slices of the mapping: no data is copied. {@link #close()}
  * closes the arena, which unmaps the file; any view used afterwards throws
@@ -68,6 +71,7 @@ public final class GgufFile implements AutoCloseable {
     public static GgufFile open(Path path, Options options) throws IOException {
         Objects.requireNonNull(path, "path");
         Objects.requireNonNull(options, "options");
+        requireRegularFile(path);
         Arena arena = Arena.ofShared();
         try {
             MemorySegment segment;
@@ -80,6 +84,23 @@ public final class GgufFile implements AutoCloseable {
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
             throw e;
+        }
+    }
+
+    /**
+     * Refuses anything but a regular file (symbolic links are followed) before it is opened: a
+     * directory cannot be mapped ("No such device"), and opening a FIFO blocks until a writer comes,
+     * so the check must come first.
+     *
+     * @throws NotAGgufFileException naming the path and what it is instead
+     */
+    private static void requireRegularFile(Path path) throws IOException {
+        BasicFileAttributes attrs = Files.readAttributes(path, BasicFileAttributes.class);
+        if (attrs.isDirectory()) {
+            throw new NotAGgufFileException(path, "is a directory, not a GGUF file");
+        }
+        if (!attrs.isRegularFile()) {
+            throw new NotAGgufFileException(path, "is not a regular file (a FIFO, socket or device?), not a GGUF file");
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.spillway.engine.gguf;
 
+import dev.spillway.engine.util.Printable;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -7,6 +8,8 @@ import java.nio.file.Path;
  * A GGUF file is malformed, truncated, or lacks what was asked of it. The message names the file,
  * the byte offset (when there is one) and what was wrong, e.g.
  * {@code stories.gguf @ 0x1a2: tensor 'blk.0.attn_q.weight' data [0x..., 0x...) runs past end of file (size 0x...)}.
+ * Details quote keys, names and values from the file, so their control characters are escaped
+ * ({@link Printable#escape}): the message is one printable line.
  */
 public class GgufFormatException extends IOException {
     private static final long serialVersionUID = 1L;
@@ -28,13 +31,14 @@ public class GgufFormatException extends IOException {
         super(format(path, offset, detail), cause);
         this.path = path;
         this.offset = offset;
-        this.detail = detail;
+        this.detail = Printable.escape(detail);
     }
 
     private static String format(Path path, long offset, String detail) {
         Path name = path == null ? null : path.getFileName();
-        String where = name == null ? "<gguf>" : name.toString();
-        return offset < 0 ? where + ": " + detail : where + " @ " + GgufFormat.hex(offset) + ": " + detail;
+        String where = name == null ? "<gguf>" : Printable.escape(name.toString());
+        String what = Printable.escape(detail);
+        return offset < 0 ? where + ": " + what : where + " @ " + GgufFormat.hex(offset) + ": " + what;
     }
 
     /** The byte offset in the file where the problem lies, or -1 when none applies. */

@@ -1,5 +1,6 @@
 package dev.spillway.engine.gguf;
 
+import dev.spillway.engine.util.Printable;
 import java.util.Objects;
 
 /**
@@ -141,10 +142,13 @@ public record GgufValue(GgufValueType type, Object value) {
         return (GgufArray) value;
     }
 
-    /** A short human-readable rendering (arrays abbreviated), for {@code spillway info}. */
+    /**
+     * A short human-readable rendering (arrays abbreviated), for {@code spillway info}; strings have
+     * their control characters escaped ({@link Printable#escape}).
+     */
     public String display(int maxArrayItems) {
         return switch (type) {
-            case STRING -> '"' + (String) value + '"';
+            case STRING -> '"' + Printable.escape((String) value) + '"';
             case ARRAY -> ((GgufArray) value).display(maxArrayItems);
             case UINT8, UINT16, UINT32, UINT64 -> type == GgufValueType.UINT64
                     ? Long.toUnsignedString((Long) value) : Long.toString(asLong());

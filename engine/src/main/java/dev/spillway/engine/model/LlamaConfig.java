@@ -66,45 +66,55 @@ public record LlamaConfig(
             throw new InvalidModelException(file.path(), "architecture '" + arch + "' is not supported (Spillway runs '" + ARCHITECTURE + "' models)");
         }
         String p = arch + ".";
-        int nEmbd = positive(file, p + "embedding_length", file.getInt(p + "embedding_length", -1));
-        int nLayer = file.getInt(p + "block_count", -1);
-        if (nLayer < 1) {
-            throw new InvalidModelException(file.path(), p + "block_count must be at least 1, got " + nLayer);
-        }
-        int nFf = positive(file, p + "feed_forward_length", file.getInt(p + "feed_forward_length", -1));
-        int nHead = positive(file, p + "attention.head_count", file.getInt(p + "attention.head_count", -1));
-        int nHeadKv = positive(file, p + "attention.head_count_kv", file.getInt(p + "attention.head_count_kv", nHead));
-        if (nHead % nHeadKv != 0) {
-            throw new InvalidModelException(file.path(), "attention.head_count " + nHead + " is not a multiple of head_count_kv " + nHeadKv);
-        }
-        if (file.getLong(p + "expert_count", 0) > 0) {
-            throw new InvalidModelException(file.path(), "mixture-of-experts llama models are not supported");
-        }
-        int headDim = positive(file, p + "attention.key_length", file.getInt(p + "attention.key_length", nEmbd / nHead));
-        int valueDim = file.getInt(p + "attention.value_length", headDim);
-        if (valueDim != headDim) {
-            throw new InvalidModelException(file.path(), "attention.value_length " + valueDim + " differs from key_length " + headDim + " (not supported)");
-        }
-        int nCtxTrain = positive(file, p + "context_length", file.getInt(p + "context_length", 2048));
-        float eps = file.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
-        if (!(eps > 0)) {
-            throw new InvalidModelException(file.path(), "attention.layer_norm_rms_epsilon must be positive, got " + eps);
-        }
-
+        // Every count below sizes something later (layer lists, activations, the KV cache), so each is
+        // checked against the tensors the file really has before it is returned.
+        int nEmbd = required(file, p + "embedding_length");
         GgufTensorInfo embd = file.findTensor("token_embd.weight")
                 .orElseThrow(() -> new InvalidModelException(file.path(), "missing tensor token_embd.weight"));
         long[] embdShape = embd.shape();
         if (embdShape.length != 2 || embdShape[0] != nEmbd) {
-            throw new InvalidModelException(file.path(), "token_embd.weight has shape " + java.util.Arrays.toString(embdShape)
-                    + ", expected (" + nEmbd + ", n_vocab)");
+            throw new InvalidModelException(file.path(), p + "embedding_length " + nEmbd + " does not match token_embd.weight,"
+                    + " whose shape is " + java.util.Arrays.toString(embdShape) + " (expected [" + nEmbd + ", n_vocab])");
         }
         if (embdShape[1] > Integer.MAX_VALUE) {
             throw new InvalidModelException(file.path(), "token_embd.weight has " + embdShape[1] + " rows: vocabulary too large");
         }
         int vocab = (int) embdShape[1];
+        int nLayer = required(file, p + "block_count");
+        checkLayers(file, p + "block_count", nLayer);
+        int nFf = required(file, p + "feed_forward_length");
+        int nHead = required(file, p + "attention.head_count");
+        int nHeadKv = optional(file, p + "attention.head_count_kv", nHead);
+        if (nHead % nHeadKv != 0) {
+            throw new InvalidModelException(file.path(), p + "attention.head_count " + nHead + " is not a multiple of "
+                    + p + "attention.head_count_kv " + nHeadKv);
+        }
+        if (file.getLong(p + "expert_count", 0) > 0) {
+            throw new InvalidModelException(file.path(), "mixture-of-experts llama models are not supported");
+        }
+        if (file.find(p + "attention.key_length").isEmpty() && nEmbd % nHead != 0) {
+            throw new InvalidModelException(file.path(), p + "attention.head_count " + nHead + " does not divide "
+                    + p + "embedding_length " + nEmbd);
+        }
+        int headDim = optional(file, p + "attention.key_length", nEmbd / nHead);
+        int valueDim = file.getInt(p + "attention.value_length", headDim);
+        if (valueDim != headDim) {
+            throw new InvalidModelException(file.path(), "attention.value_length " + valueDim + " differs from key_length " + headDim + " (not supported)");
+        }
         if ((long) nHead * headDim > Integer.MAX_VALUE) {
-            throw new InvalidModelException(file.path(), "attention.head_count " + nHead + " x head dim " + headDim
+            throw new InvalidModelException(file.path(), p + "attention.head_count " + nHead + " x head dim " + headDim
                     + " is too large");
+        }
+        checkRows(file, "blk.0.attn_q.weight", nEmbd, (long) nHead * headDim,
+                p + "attention.head_count " + nHead + " x head dim " + headDim);
+        checkRows(file, "blk.0.attn_k.weight", nEmbd, (long) nHeadKv * headDim,
+                p + "attention.head_count_kv " + nHeadKv + " x head dim " + headDim);
+        checkRows(file, "blk.0.ffn_up.weight", nEmbd, nFf, p + "feed_forward_length " + nFf);
+        // The training context sizes nothing by itself: a context allocates min(it, a cap) unless asked for more.
+        int nCtxTrain = optional(file, p + "context_length", 2048);
+        float eps = file.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f);
+        if (!(eps > 0)) {
+            throw new InvalidModelException(file.path(), "attention.layer_norm_rms_epsilon must be positive, got " + eps);
         }
 
         int ropeDims = file.getInt(p + "rope.dimension_count", headDim);
@@ -149,10 +159,71 @@ public record LlamaConfig(
         return new LlamaConfig(nCtxTrain, nEmbd, nLayer, nFf, nHead, nHeadKv, headDim, vocab, eps, rope, tied);
     }
 
-    private static int positive(GgufFile file, String key, int value) throws IOException {
+    /** A positive integer the file must hold under {@code key}. */
+    private static int required(GgufFile file, String key) throws IOException {
+        if (file.find(key).isEmpty()) {
+            throw new InvalidModelException(file.path(), "missing " + key);
+        }
+        return optional(file, key, 0);
+    }
+
+    /** A positive integer under {@code key}, or {@code dflt} when absent. */
+    private static int optional(GgufFile file, String key, int dflt) throws IOException {
+        int value = file.getInt(key, dflt);
         if (value <= 0) {
-            throw new InvalidModelException(file.path(), value == -1 ? "missing " + key : key + " must be positive, got " + value);
+            throw new InvalidModelException(file.path(), key + " must be positive, got " + value);
         }
         return value;
+    }
+
+    /**
+     * Checks that the file has tensors for exactly layers {@code blk.0.} to {@code blk.<count-1>.}, so
+     * that a corrupt or hostile count (say 2147483647) is refused before anything is sized from it.
+     */
+    private static void checkLayers(GgufFile file, String key, int count) throws IOException {
+        java.util.BitSet present = new java.util.BitSet();
+        for (GgufTensorInfo t : file.tensors()) {
+            int layer = layerIndex(t.name());
+            if (layer >= 0) {
+                present.set(layer);
+            }
+        }
+        int n = present.cardinality();
+        if (count != n || present.nextClearBit(0) != n) {
+            String found = n == 0 ? "no blk.N. layer tensors"
+                    : present.nextClearBit(0) == n ? "tensors for " + n + " layer(s), blk.0. to blk." + (n - 1) + "."
+                    : "tensors for layers " + present + ", with gaps";
+            throw new InvalidModelException(file.path(), key + " is " + count + " but the file has " + found);
+        }
+    }
+
+    /** N of a tensor named {@code blk.N.<rest>}, or -1 for other names. */
+    private static int layerIndex(String name) {
+        if (!name.startsWith("blk.")) {
+            return -1;
+        }
+        int end = name.indexOf('.', 4);
+        if (end <= 4 || end - 4 > 9) {
+            return -1;
+        }
+        for (int i = 4; i < end; i++) {
+            if (name.charAt(i) < '0' || name.charAt(i) > '9') {
+                return -1;
+            }
+        }
+        return Integer.parseInt(name, 4, end, 10);
+    }
+
+    /**
+     * Checks that a 2-D weight {@code name}, when present, has {@code cols} columns and the
+     * {@code rows} that {@code what} (the hyper-parameters at stake) implies. Absent tensors are
+     * reported by the weight loader.
+     */
+    private static void checkRows(GgufFile file, String name, long cols, long rows, String what) throws IOException {
+        GgufTensorInfo t = file.findTensor(name).orElse(null);
+        if (t != null && (t.shape().length != 2 || t.shape()[0] != cols || t.shape()[1] != rows)) {
+            throw new InvalidModelException(file.path(), what + " does not match " + name + ", whose shape is "
+                    + java.util.Arrays.toString(t.shape()) + " (expected [" + cols + ", " + rows + "])");
+        }
     }
 }

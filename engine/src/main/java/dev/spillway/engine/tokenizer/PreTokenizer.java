@@ -1,5 +1,6 @@
 package dev.spillway.engine.tokenizer;
 
+import dev.spillway.engine.util.Printable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -61,7 +62,7 @@ enum PreTokenizer {
             default -> {
                 LOG.log(System.Logger.Level.WARNING,
                         "{0} = \"{1}\" is not supported; splitting words with the GPT-2 pattern, so tokens may"
-                                + " differ from the model''s own tokenizer", Metadata.PRE, pre);
+                                + " differ from the model''s own tokenizer", Metadata.PRE, Printable.escape(pre));
                 yield GPT2;
             }
         };

@@ -2,11 +2,16 @@ package dev.spillway.engine.testing;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.spillway.engine.gguf.GgufFile;
+import dev.spillway.engine.gguf.GgufTensorInfo;
+import dev.spillway.engine.gguf.GgufValue;
+import dev.spillway.engine.gguf.GgufWriter;
 import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.tensor.GgmlType;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /** Locates the shared test models and writes small synthetic ones. */
 public final class TestModels {
@@ -42,5 +47,46 @@ public final class TestModels {
         Path p = dir.resolve(spec.fileName());
         SyntheticLlama.write(spec, p);
         return p;
+    }
+
+    /**
+     * Copies the GGUF file {@code src} to {@code dst} through the writer with some metadata changed:
+     * each entry of {@code changes} replaces (or adds) a value, or removes the key when the value is
+     * null. Tensors are copied as they are. For files with one absurd or hostile value.
+     */
+    public static Path withMetadata(Path src, Path dst, Map<String, GgufValue> changes) throws IOException {
+        try (GgufFile f = GgufFile.open(src)) {
+            GgufWriter w = new GgufWriter().alignment((int) f.alignment());
+            f.metadata().forEach((k, v) -> {
+                if (!changes.containsKey(k)) {
+                    w.put(k, v);
+                }
+            });
+            changes.forEach((k, v) -> {
+                if (v != null) {
+                    w.put(k, v);
+                }
+            });
+            for (GgufTensorInfo t : f.tensors()) {
+                w.addRawTensor(t.name(), t.type(), t.shape(), f.view(t).data());
+            }
+            w.write(dst);
+        }
+        return dst;
+    }
+
+    /**
+     * Makes a FIFO (named pipe) at {@code path} with {@code mkfifo}; the calling test is skipped when
+     * that is not possible here.
+     */
+    public static Path fifo(Path path) throws InterruptedException {
+        int rc;
+        try {
+            rc = new ProcessBuilder("mkfifo", path.toString()).inheritIO().start().waitFor();
+        } catch (IOException e) {
+            rc = -1;
+        }
+        assumeTrue(rc == 0 && Files.exists(path), "mkfifo is not available here: skipping");
+        return path;
     }
 }
