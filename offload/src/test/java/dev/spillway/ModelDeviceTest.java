@@ -15,6 +15,7 @@ import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.Placement;
+import dev.spillway.offload.schedule.LayerPlan;
 import dev.spillway.engine.sampling.SamplingParams;
 import dev.spillway.engine.testing.TestModels;
 import dev.spillway.offload.DeviceApi;
@@ -143,17 +144,20 @@ class ModelDeviceTest {
         }
     }
 
+    /** llama.cpp's -ngl: the last N layers; the output head only past the layer count (or -1). */
     @Test
-    void offloadingTakesTheLastLayersAndTheOutputOnlyWithAll() {
-        try (Backend cpu = new CpuBackend(new CpuBackend.Options(1)); Backend dev = new CpuBackend(new CpuBackend.Options(1))) {
-            Placement p = Model.offloadLast(cpu, dev, 5, 2);
-            assertEquals(List.of(cpu, cpu, cpu, dev, dev), p.layerBackends());
-            assertSame(cpu, p.outputBackend());
-            assertEquals(List.of(dev, dev, dev, dev, dev), Model.offloadLast(cpu, dev, 5, -1).layerBackends());
-            assertSame(dev, Model.offloadLast(cpu, dev, 5, -1).outputBackend());
-            assertSame(dev, Model.offloadLast(cpu, dev, 5, 5).outputBackend(), "every layer offloaded takes the output too");
-            assertSame(dev, Model.offloadLast(cpu, dev, 5, 40).outputBackend());
-            assertSame(cpu, Model.offloadLast(cpu, dev, 5, 4).outputBackend());
+    void offloadingTakesTheLastLayersAndTheOutputOnlyPastTheLayerCount() throws Exception {
+        ModelParams hypothetical = ModelParams.defaults().withDevice(null).withDeviceMemoryLimit(1L << 40);
+        Devices none = new Devices(List.of());
+        LayerPlan two = Model.plan(STORIES, hypothetical.withGpuLayers(2), none);
+        assertEquals(List.of("cpu", "cpu", "cpu", "device", "device"), two.layers().stream().map(LayerPlan.Layer::backend).toList());
+        assertEquals("cpu", two.output().backend());
+        assertEquals("cpu", Model.plan(STORIES, hypothetical.withGpuLayers(5), none).output().backend(),
+                "-ngl = layer count: every layer, not the output head");
+        for (int n : new int[] {-1, 6, 40}) {
+            LayerPlan all = Model.plan(STORIES, hypothetical.withGpuLayers(n), none);
+            assertEquals(5, all.layersOn("device"), "-ngl " + n);
+            assertEquals("device", all.output().backend(), "-ngl " + n);
         }
     }
 }

@@ -110,8 +110,11 @@ class ModelLifecycleTest {
             long tensorBytes = model.file().tensors().stream().mapToLong(t -> t.byteSize()).sum();
             assertEquals(tensorBytes, info.modelBytes());
             assertEquals(0, info.deviceWeightBytes(), "CPU weights are zero-copy views of the mapping");
-            assertEquals(info.modelBytes() + info.kvCacheBytes() + info.activationBytes(), info.totalBytes());
-            assertTrue(info.allocatedByBackend().get("cpu") >= info.kvCacheBytes());
+            MemoryInfo.Pool host = info.pool("host");
+            assertEquals(info.kvCacheBytes(), host.kvCacheBytes(), "every layer is on the cpu");
+            assertEquals(host.weightBytes() + host.kvCacheBytes() + host.activationBytes(), host.totalBytes());
+            assertTrue(host.usedBytes() >= host.totalBytes(), "the host budget counts at least this context");
+            assertEquals(host.budgetBytes() - host.usedBytes(), host.freeBytes());
         }
     }
 
