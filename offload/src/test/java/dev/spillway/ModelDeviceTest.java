@@ -71,7 +71,7 @@ class ModelDeviceTest {
     @Test
     void withoutGpuLayersNoDeviceApiIsTouched() throws Exception {
         Devices untouchable = new Devices(List.of(new Untouchable("cuda"), new Untouchable("hip"), new Untouchable("opencl")));
-        ModelParams params = ModelParams.defaults().withThreads(1).withDevice("cuda:0");
+        ModelParams params = ModelParams.defaults().withThreads(1).withGpuLayers(0).withDevice("cuda:0");
         try (Model m = Model.load(STORIES, params, LlamaWeights.Progress.NONE, untouchable)) {
             assertEquals(1, m.backends().size());
             assertEquals(Stories260KTest.LLAMA_CPP_CONTINUATION, greedy(m));
@@ -119,7 +119,8 @@ class ModelDeviceTest {
             assertEquals("opencl:0", backend.name());
             int onDevice = gpuLayers < 0 ? 5 : Math.min(gpuLayers, 5);
             assertEquals(onDevice, m.placement().layersOn(backend));
-            assertEquals(onDevice == 5 ? backend : m.backends().get(0), m.placement().outputBackend());
+            boolean output = gpuLayers < 0 || gpuLayers > 5;   // llama.cpp's -ngl: the output head only past the layer count
+            assertEquals(output ? backend : m.backends().get(0), m.placement().outputBackend());
             assertSame(backend, m.placement().layer(4), "the last layers go to the device");
             assertEquals(Stories260KTest.LLAMA_CPP_CONTINUATION, greedy(m));
             assertTrue(backend.allocatedBytes() > 0);
@@ -127,12 +128,20 @@ class ModelDeviceTest {
         assertThrows(IllegalStateException.class, () -> backend.allocateActivations(1, 1), "the model closed its device backend");
     }
 
+    /** A budget too small for any layer: strict mode fails naming the device and the allocation; otherwise every layer stays on the CPU. */
     @Test
-    void aDeviceMemoryLimitTooSmallForTheLayersIsAMemoryError() {
+    void aDeviceMemoryLimitTooSmallForTheLayersIsAMemoryErrorOrAllCpu() throws Exception {
         OpenClTestSupport.assumeOpenCl();
         ModelParams params = ModelParams.defaults().withThreads(1).withGpuLayers(-1).withDevice("opencl").withDeviceMemoryLimit(4096);
-        BackendMemoryException e = assertThrows(BackendMemoryException.class, () -> Model.load(STORIES, params));
-        assertTrue(e.getMessage().startsWith("opencl:0: cannot allocate") && e.getMessage().contains("budget"), e.getMessage());
+        BackendMemoryException e = assertThrows(BackendMemoryException.class, () -> Model.load(STORIES, params.withStrict(true)));
+        assertTrue(e.getMessage().startsWith("offload: asked for all 5 layers") && e.getMessage().contains("opencl:0")
+                && e.getMessage().contains("--no-fallback"), e.getMessage());
+        try (Model m = Model.load(STORIES, params)) {
+            assertEquals(0, m.placement().layersOn(m.backends().get(1)));
+            assertEquals(1, m.loadReport().failed().size());
+            assertTrue(m.loadReport().line().contains("loaded with 0 layers"), m.loadReport().line());
+            assertEquals(Stories260KTest.LLAMA_CPP_CONTINUATION, greedy(m));
+        }
     }
 
     @Test
