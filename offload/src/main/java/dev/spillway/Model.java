@@ -175,7 +175,7 @@ public final class Model implements AutoCloseable {
                     LoadReport.Attempt attempt = new LoadReport.Attempt(plan, e.backend(),
                             LoadReport.describeAllocation(e.allocation()), e.requestedBytes(), inUse, free, e.getMessage());
                     failed.add(attempt);
-                    String line = "offload: asked for " + plan.summary() + "; " + LoadReport.failure(attempt);
+                    String line = "offload: asked for " + LoadReport.asked(plan) + "; " + LoadReport.failure(attempt);
                     if (params.strict()) {
                         throw new OffloadException(attempt, line + "; not retrying (--no-fallback)", e);
                     }

@@ -67,7 +67,7 @@ public record LoadReport(List<Attempt> failed, LayerPlan loaded, Map<String, Lon
     }
 
     /** {@code all 23 layers on cuda:0}, {@code 11 layers on cuda:0}. */
-    static String asked(LayerPlan p) {
+    public static String asked(LayerPlan p) {
         String where = String.join(", ", p.devices().stream().filter(d -> d.layerCount() > 0 || d.output())
                 .map(LayerPlan.DevicePlan::id).toList());
         if (p.deviceLayers() == p.layerCount() && !p.output().backend().equals("cpu")) {
