@@ -38,7 +38,7 @@ final class ModelOptions {
     long maxMemory = 0;
 
     @Option(names = "--fit-target", paramLabel = "SIZE", converter = ByteSize.Converter.class,
-            description = "Memory -ngl auto leaves free on each device. Default: 5 % of the device's budget, at most 256MiB.")
+            description = "Memory -ngl auto leaves free on each device. Default: 5 %% of the device's budget, at most 256MiB.")
     Long fitTarget;
 
     @Option(names = "--no-fallback",

@@ -19,9 +19,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code spillway plan MODEL}: where {@code run} would put each layer, and what that costs, without loading. */
 @Command(name = "plan", mixinStandardHelpOptions = true,
-        description = {"Plans where the model's layers go (CPU or devices) and what each device and the host would",
-                "allocate, without loading it: layer ranges per backend, per device the estimate by kind, free",
-                "memory, margin and whether it fits, and the reasons. Exit status 0 whether or not it fits.",
+        description = {"Plans where the model's layers go (CPU or devices) and what each device and the host would "
+                + "allocate, without loading it: layer ranges per backend, per device the estimate by kind, free "
+                + "memory, margin and whether it fits, and the reasons. Exit status 0 whether or not it fits.",
                 "With --device-memory and no device present, plans for a hypothetical device of that size."})
 final class PlanCommand implements Callable<Integer> {
     @Spec

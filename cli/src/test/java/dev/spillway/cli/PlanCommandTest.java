@@ -189,6 +189,16 @@ class PlanCommandTest {
     }
 
     @Test
+    void helpStatesTheDefaultsInLlamaCppTerms() {
+        Run r = CliTest.run("plan", "--help");
+        assertEquals(0, r.code(), r.err());
+        String help = r.out().replaceAll("\\s+", " ");
+        assertTrue(help.contains("Default: 5 % of the device's budget, at most 256MiB."), help);
+        assertTrue(help.contains("the last N; N above the layer count, -1 or all = every layer and the output head"), help);
+        assertTrue(help.contains("Default: auto."), help);
+    }
+
+    @Test
     void tensorSplitIsACommaListOfShares() {
         assertEquals(List.of(3.0, 1.0), new ModelOptions.TensorSplitConverter().convert("3,1").shares());
         assertEquals(List.of(0.0, 2.5), new ModelOptions.TensorSplitConverter().convert("0, 2.5").shares());
