@@ -64,9 +64,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Main.configureLogging(false);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        Main.configureLogging(false, err);
         if (promptTokens < 1 || genTokens < 1 || repetitions < 1) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "-p, -n and -r must be positive");
         }
@@ -77,13 +77,15 @@ final class BenchCommand implements Callable<Integer> {
                 targets.add(DemoModel.ensure(SyntheticLlama.Spec.tinyLlama(type), err));
             }
         }
-        ModelParams params = Errors.fromOptions(spec.commandLine(), modelOptions::toParams);
+        // The plan reserves the context each test uses.
+        ContextParams context = ContextParams.defaults()
+                .withContextSize(promptTokens + Math.max(genTokens, 4) + 1).withBatchSize(promptTokens);
+        ModelParams params = Errors.fromOptions(spec.commandLine(), () -> modelOptions.toParams(context));
         List<Result> results = new ArrayList<>();
         out.printf("%-40s %-6s %10s %8s %7s %8s %16s %10s%n", "model", "type", "size", "params", "threads", "test", "t/s", "GB/s");
         for (Path p : targets) {
             try (Model model = Model.load(p, params);
-                 Context ctx = model.newContext(ContextParams.defaults()
-                         .withContextSize(promptTokens + Math.max(genTokens, 4) + 1).withBatchSize(promptTokens))) {
+                 Context ctx = model.newContext(context)) {
                 long size = LlamaWeights.fileBytes(model.file());
                 long parameters = model.file().tensors().stream()
                         .mapToLong(t -> java.util.Arrays.stream(t.shape()).reduce(1, Math::multiplyExact)).sum();

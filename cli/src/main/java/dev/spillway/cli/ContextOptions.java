@@ -22,12 +22,17 @@ final class ContextOptions {
             description = "KV cache type for V: f32, f16, bf16, q8_0, q4_0. Default: f16.")
     GgmlType valueType = GgmlType.F16;
 
+    @Option(names = "--max-cache-tokens", paramLabel = "N",
+            description = "The most tokens the KV cache holds, whatever -c says (0 = no cap); generation stops there. Default: ${DEFAULT-VALUE}.")
+    int maxCacheTokens = 0;
+
     ContextParams toParams() {
         return ContextParams.defaults()
                 .withContextSize(contextSize)
                 .withBatchSize(batchSize)
                 .withKeyType(keyType)
-                .withValueType(valueType);
+                .withValueType(valueType)
+                .withMaxCacheTokens(maxCacheTokens);
     }
 
     static final class CacheTypeConverter implements picocli.CommandLine.ITypeConverter<GgmlType> {

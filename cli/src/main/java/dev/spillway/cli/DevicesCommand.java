@@ -33,7 +33,7 @@ final class DevicesCommand implements Callable<Integer> {
             + "in every weight type; exit status 1 if any differ.")
     boolean check;
 
-    @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = ModelOptions.DeviceConverter.class,
+    @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = ModelOptions.SingleDeviceConverter.class,
             description = "Check only this device: cuda, hip or opencl, optionally :INDEX.")
     String device;
 
@@ -42,7 +42,7 @@ final class DevicesCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws java.io.IOException {
-        Main.configureLogging(false);
+        Main.configureLogging(false, spec.commandLine().getErr());
         PrintWriter out = spec.commandLine().getOut();
         if (threads < 0 || threads > ModelParams.MAX_THREADS) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),

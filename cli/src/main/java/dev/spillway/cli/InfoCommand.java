@@ -37,7 +37,7 @@ final class InfoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Main.configureLogging(false);
+        Main.configureLogging(false, spec.commandLine().getErr());
         PrintWriter out = spec.commandLine().getOut();
         try (GgufFile file = GgufFile.open(model)) {
             out.printf("file:       %s%n", file.path());

@@ -2,8 +2,9 @@ package dev.spillway.cli;
 
 import dev.spillway.engine.gguf.MappedFileChangedException;
 import java.io.PrintWriter;
-import java.util.logging.ConsoleHandler;
+import java.util.function.Predicate;
 import java.util.logging.Formatter;
+import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogManager;
 import java.util.logging.LogRecord;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Runs GGUF language models on the CPU, with layers offloaded to a GPU where one is available.",
-        subcommands = {RunCommand.class, InfoCommand.class, BenchCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, InfoCommand.class, BenchCommand.class, PlanCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
@@ -58,11 +59,37 @@ public final class Main {
         }
     }
 
-    /** Routes the library's System.Logger output (java.util.logging) to stderr, one line per record. */
-    static void configureLogging(boolean verbose) {
+    /** Routes the library's System.Logger output (java.util.logging) to {@code err}, one line per record. */
+    static void configureLogging(boolean verbose, PrintWriter err) {
+        configureLogging(verbose, err, r -> false);
+    }
+
+    /**
+     * Routes the library's System.Logger output (java.util.logging) to {@code err}, one line per
+     * record, leaving out the records {@code skip} accepts (what the command prints itself).
+     */
+    static void configureLogging(boolean verbose, PrintWriter err, Predicate<LogRecord> skip) {
         LogManager.getLogManager().reset();
         Logger root = Logger.getLogger("");
-        ConsoleHandler handler = new ConsoleHandler();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (isLoggable(r) && !skip.test(r)) {
+                    err.print(getFormatter().format(r));
+                    err.flush();
+                }
+            }
+
+            @Override
+            public void flush() {
+                err.flush();
+            }
+
+            @Override
+            public void close() {
+                err.flush();
+            }
+        };
         handler.setFormatter(new Formatter() {
             @Override
             public String format(LogRecord r) {

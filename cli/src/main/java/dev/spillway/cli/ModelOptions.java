@@ -1,25 +1,53 @@
 package dev.spillway.cli;
 
+import dev.spillway.api.ContextParams;
 import dev.spillway.api.ModelParams;
 import dev.spillway.offload.DeviceRequest;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.TypeConversionException;
 
-/** Options that shape how a model is loaded, with llama.cpp's names. */
+/** Options that shape how a model is loaded and where its layers go, with llama.cpp's names. */
 final class ModelOptions {
-    @Option(names = {"-ngl", "--n-gpu-layers", "--gpu-layers"}, paramLabel = "N",
-            description = {"Layers to offload to the device: the last N (-1 = all, and the output head too).",
-                    "Default: ${DEFAULT-VALUE}."})
-    int gpuLayers = 0;
+    @Option(names = {"-ngl", "--n-gpu-layers", "--gpu-layers"}, paramLabel = "N|auto|all", converter = GpuLayersConverter.class,
+            description = {"Layers to offload to the device(s): the last N; N above the layer count, -1 or all = every layer",
+                    "and the output head; auto = as many as fit (after --fit-target); 0 = none. Default: auto."})
+    int gpuLayers = ModelParams.AUTO;
 
-    @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = DeviceConverter.class,
-            description = {"Device for offloaded layers: cuda, hip or opencl, optionally :INDEX (e.g. cuda:1).",
+    @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE[,DEVICE...]", converter = DeviceConverter.class,
+            description = {"Device(s) for offloaded layers: cuda, hip or opencl, optionally :INDEX (e.g. cuda:1);",
+                    "a comma list splits the layers, e.g. opencl:0,opencl:1 (see -ts).",
                     "Default: the best available GPU, CUDA or HIP before OpenCL (`spillway devices` lists them);",
                     "OpenCL devices of kind cpu (PoCL) only when named."})
     String device;
 
     @Option(names = "--device-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,
-            description = "Device memory Spillway may use, e.g. 2GiB or 512MiB. Default: what the device reports.")
+            description = {"Device memory Spillway may use on each device, e.g. 2GiB or 512MiB. Default: what the device reports.",
+                    "With no device present, `plan` answers what would fit on a device of SIZE."})
     long deviceMemory = 0;
+
+    @Option(names = {"-ts", "--tensor-split"}, paramLabel = "SHARE[,SHARE...]", converter = TensorSplitConverter.class,
+            description = "Share of the offloaded layers per device, e.g. 3,1. Default: in proportion to free memory.")
+    TensorSplit tensorSplit = new TensorSplit(List.of());
+
+    @Option(names = "--max-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,
+            description = "Host memory Spillway may use. Default: what the OS reports available.")
+    long maxMemory = 0;
+
+    @Option(names = "--fit-target", paramLabel = "SIZE", converter = ByteSize.Converter.class,
+            description = "Memory -ngl auto leaves free on each device. Default: 5 %% of the device's budget, at most 256MiB.")
+    Long fitTarget;
+
+    @Option(names = "--no-fallback",
+            description = "Fail when a device runs out of memory instead of retrying with fewer layers or spilling to the CPU.")
+    boolean noFallback;
+
+    @Option(names = {"-np", "--parallel"}, paramLabel = "N",
+            description = "Contexts the plan reserves memory for. Default: ${DEFAULT-VALUE}.")
+    int parallel = 1;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N",
             description = "CPU threads (default: all ${sys:spillway.cores} cores).")
@@ -35,25 +63,96 @@ final class ModelOptions {
         System.setProperty("spillway.cores", Integer.toString(Runtime.getRuntime().availableProcessors()));
     }
 
-    ModelParams toParams() {
+    /** The load parameters, reserving device memory for {@code planned} ({@code parallel} of them). */
+    ModelParams toParams(ContextParams planned) {
         return ModelParams.defaults()
                 .withGpuLayers(gpuLayers)
                 .withDevice(device)
                 .withDeviceMemoryLimit(deviceMemory)
+                .withTensorSplit(tensorSplit.shares())
+                .withMaxMemory(maxMemory)
+                .withMargin(fitTarget == null ? -1 : fitTarget)
+                .withStrict(noFallback)
+                .withParallel(parallel)
+                .withPlannedContext(planned)
                 .withThreads(threads)
                 .withMmap(!noMmap)
                 .withMlock(mlock);
     }
 
-    /** Checks the form of {@code --device} while parsing, so a typo is a usage error (exit 2). */
-    static final class DeviceConverter implements picocli.CommandLine.ITypeConverter<String> {
+    /** {@code auto}, {@code all}, {@code -1} or a non-negative count. */
+    static final class GpuLayersConverter implements ITypeConverter<Integer> {
+        @Override
+        public Integer convert(String value) {
+            String v = value.strip().toLowerCase(Locale.ROOT);
+            if (v.equals("auto")) {
+                return ModelParams.AUTO;
+            }
+            if (v.equals("all") || v.equals("-1")) {
+                return ModelParams.ALL_LAYERS;
+            }
+            try {
+                int n = Integer.parseInt(v);
+                if (n >= 0) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // falls through to the message below
+            }
+            throw new TypeConversionException("gpu layers (-ngl) must be auto, all, -1 or a count of 0 or more, got '" + value + "'");
+        }
+    }
+
+    /** Checks the form of {@code --device} (one device or a comma list) while parsing, so a typo is a usage error (exit 2). */
+    static final class DeviceConverter implements ITypeConverter<String> {
+        @Override
+        public String convert(String value) {
+            try {
+                List<String> names = DeviceRequest.parseList(value).stream().map(DeviceRequest::toString).toList();
+                return String.join(",", names);
+            } catch (IllegalArgumentException e) {
+                throw new TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    /** The shares of {@code -ts}, one value (picocli would take a List field for a repeatable option). */
+    record TensorSplit(List<Double> shares) {
+    }
+
+    /** One device, for commands that take a single one ({@code devices --check}). */
+    static final class SingleDeviceConverter implements ITypeConverter<String> {
         @Override
         public String convert(String value) {
             try {
                 return DeviceRequest.parse(value).toString();
             } catch (IllegalArgumentException e) {
-                throw new picocli.CommandLine.TypeConversionException(e.getMessage());
+                throw new TypeConversionException(e.getMessage());
             }
+        }
+    }
+
+    /** {@code 3,1}: non-negative finite shares, at least one above 0. */
+    static final class TensorSplitConverter implements ITypeConverter<TensorSplit> {
+        @Override
+        public TensorSplit convert(String value) {
+            List<Double> shares = new ArrayList<>();
+            for (String part : value.split(",", -1)) {
+                double share;
+                try {
+                    share = Double.parseDouble(part.strip());
+                } catch (NumberFormatException e) {
+                    share = Double.NaN;
+                }
+                if (!(share >= 0) || Double.isInfinite(share)) {
+                    throw new TypeConversionException("tensor split (-ts) must be a comma list of shares >= 0, e.g. 3,1, got '" + value + "'");
+                }
+                shares.add(share);
+            }
+            if (shares.stream().mapToDouble(Double::doubleValue).sum() <= 0) {
+                throw new TypeConversionException("tensor split (-ts) needs at least one share above 0, got '" + value + "'");
+            }
+            return new TensorSplit(List.copyOf(shares));
         }
     }
 }

@@ -4,13 +4,19 @@ import dev.spillway.Model;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.GenerationResult;
+import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.ModelParams;
 import dev.spillway.api.StopReason;
+import dev.spillway.offload.schedule.LayerPlan;
+import dev.spillway.offload.schedule.LoadReport;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.logging.LogRecord;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -42,7 +48,7 @@ final class RunCommand implements Callable<Integer> {
             description = "Tokens to generate (-1 = until end of text or a full context). Default: ${DEFAULT-VALUE}.")
     int nPredict = 128;
 
-    @Option(names = {"-v", "--verbose"}, description = "Print the placement and a memory breakdown.")
+    @Option(names = {"-v", "--verbose"}, description = "Print the plan, the load report (measured device memory beside the estimate) and a memory breakdown.")
     boolean verbose;
 
     @Mixin
@@ -56,9 +62,9 @@ final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Main.configureLogging(verbose);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        Main.configureLogging(verbose, err, RunCommand::printedByRun);
         resolvePositionals();
         if (nPredict < -1) {
             throw new ParameterException(spec.commandLine(), "-n/--n-predict must be -1 or more, got " + nPredict);
@@ -72,12 +78,13 @@ final class RunCommand implements Callable<Integer> {
         String text = prompt != null ? prompt : DEFAULT_PROMPT;
         ContextParams contextParams = Errors.fromOptions(spec.commandLine(),
                 () -> contextOptions.toParams().withSampling(samplingOptions.toParams()));
-        var modelParams = Errors.fromOptions(spec.commandLine(), modelOptions::toParams);
+        ModelParams modelParams = Errors.fromOptions(spec.commandLine(), () -> modelOptions.toParams(contextParams));
 
         Model loaded;
         try (ProgressBar bar = ProgressBar.forTerminal(err, "loading")) {
             loaded = Model.load(modelPath, modelParams, bar::update);
         }
+        printLoad(err, loaded, verbose);
         try (Model m = loaded; Context ctx = m.newContext(contextParams)) {
             int maxTokens = nPredict < 0 ? ctx.contextSize() : nPredict;
             GenerationResult r;
@@ -101,6 +108,48 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * After loading: with {@code -v}, the plan that loaded, the load report and per device the bytes
+     * measured beside the estimate; without, the report only when a device ran out and the load fell back.
+     */
+    static void printLoad(PrintWriter err, Model model, boolean verbose) {
+        LoadReport report = model.loadReport();
+        if (verbose) {
+            LayerPlan plan = model.plan();
+            err.print("spillway: plan\n" + plan.table());
+            err.println("spillway: " + report.line());
+            for (LayerPlan.DevicePlan d : plan.devices()) {
+                Long measured = report.measured().get(d.id());
+                if (measured != null) {
+                    err.println("spillway: " + measuredVersusEstimate(d.id(), measured, d.estimatedBytes()));
+                }
+            }
+        } else if (!report.failed().isEmpty()) {
+            err.println("spillway: " + report.line());
+        }
+        err.flush();
+    }
+
+    /** {@code opencl:0: measured 3.67 MiB, estimated 3.68 MiB (-0.3 %)} */
+    static String measuredVersusEstimate(String device, long measured, long estimated) {
+        String diff = estimated > 0 ? String.format(Locale.ROOT, "%+.1f %%", 100.0 * (measured - estimated) / estimated) : "n/a";
+        return device + ": measured " + MemoryInfo.human(measured) + ", estimated " + MemoryInfo.human(estimated) + " (" + diff + ")";
+    }
+
+    /**
+     * The library's load log records that {@link #printLoad} prints itself (the plan, the placement
+     * and the load report line), left out of the log so they appear once. The lines about each failed
+     * attempt ({@code ...; planning fewer layers}) and spills still come through the log as they happen.
+     */
+    private static boolean printedByRun(LogRecord r) {
+        String msg = r.getMessage();
+        if (msg == null) {
+            return false;
+        }
+        return msg.startsWith("plan for ") || msg.startsWith("placement of ")
+                || (msg.startsWith("offload: ") && !msg.endsWith("planning fewer layers"));
     }
 
     /** Reads [MODEL] [PROMPT]: a single argument is the model if it names a file or ends in .gguf, else the prompt. */

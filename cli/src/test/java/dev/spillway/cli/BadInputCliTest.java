@@ -92,6 +92,9 @@ class BadInputCliTest {
                 "llama.attention.head_count 1073741824");
     }
 
+    private static final java.util.Set<String> PLAN_FLAGS = java.util.Set.of("-c", "-b", "-t", "-ngl", "-ts", "--fit-target",
+            "--max-memory", "--device", "-np", "--max-cache-tokens");
+
     @Test
     void everyBadFlagValueIsAUsageError() {
         String model = TestModels.stories260K().toString();
@@ -105,11 +108,24 @@ class BadInputCliTest {
                 List.of("--top-k", "-2", "top_k"),
                 List.of("--min-p", "2", "min_p"),
                 List.of("-ngl", "-2", "gpu layers"),
+                List.of("-ngl", "foo", "gpu layers"),
+                List.of("-ts", "-1", "tensor split"),
+                List.of("-ts", "3,x", "tensor split"),
+                List.of("-ts", "0,0", "tensor split"),
+                List.of("--fit-target", "lots", "invalid size"),
+                List.of("--max-memory", "1Q", "invalid size"),
+                List.of("--device", "opencl:0,opencl:0", "named twice"),
+                List.of("-np", "0", "parallel"),
+                List.of("--max-cache-tokens", "-4", "maxCacheTokens"),
                 List.of("-n", "-2", "-n/--n-predict"));
         for (List<String> c : cases) {
             Run r = CliTest.run("run", model, "hi", c.get(0), c.get(1));
             assertOneErrorLine(r, 2, c.get(2), c.get(1));
             assertEquals("", r.out(), c + ": nothing ran");
+            // plan shares the model and context flags (not the sampling ones or -n)
+            if (PLAN_FLAGS.contains(c.get(0))) {
+                assertOneErrorLine(CliTest.run("plan", model, c.get(0), c.get(1)), 2, c.get(2), c.get(1));
+            }
         }
         assertOneErrorLine(CliTest.run("bench", model, "-t", "-3"), 2, "threads", "-3");
         assertOneErrorLine(CliTest.run("devices", "-t", "-3"), 2, "threads", "-3");

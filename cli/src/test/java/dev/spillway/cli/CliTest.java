@@ -1,6 +1,7 @@
 package dev.spillway.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -13,7 +14,9 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The command line end to end, in-process: exit codes, output and error messages. */
@@ -195,5 +198,71 @@ class CliTest {
         Run r = run("devices", "--check", "--device", "cuda");
         assertEquals(1, r.code());
         assertTrue(r.err().startsWith("spillway: error: --device cuda: "), r.err());
+    }
+
+    @Test
+    void verboseRunPrintsThePlanTheReportAndMeasuredBesideEstimated() {
+        assumeTrue(OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty(), "no OpenCL device here");
+        String model = TestModels.stories260K().toString();
+        Run r = run("run", model, "Once", "--temp", "0", "-n", "4", "-t", "1", "--device", "opencl", "-ngl", "-1", "-v");
+        assertEquals(0, r.code(), r.err());
+        List<String> err = r.err().lines().toList();
+        assertTrue(err.contains("spillway: plan"), r.err());
+        assertTrue(err.stream().anyMatch(l -> l.matches("0-4\\s+opencl:0\\s+5\\s.*")), "layer ranges: " + r.err());
+        assertTrue(err.stream().anyMatch(l -> l.matches("opencl:0\\s.*\\syes")), "the device's estimate row: " + r.err());
+        assertTrue(err.contains("spillway: offload: 5 of 5 layers and the output head offloaded (5 + output on opencl:0)"), r.err());
+        assertTrue(err.stream().anyMatch(l -> l.matches("spillway: opencl:0: measured \\S+ \\S+, estimated \\S+ \\S+ \\([+-]\\d+\\.\\d %\\)")),
+                "measured beside estimated: " + r.err());
+        assertEquals(1, err.stream().filter(l -> l.startsWith("layers ")).count(), "the plan table once (not also logged): " + r.err());
+        assertTrue(r.err().indexOf("spillway: memory") > r.err().indexOf("stopped:"), "memory breakdown after generation: " + r.err());
+
+        Run quiet = run("run", model, "Once", "--temp", "0", "-n", "4", "-t", "1", "--device", "opencl", "-ngl", "-1");
+        assertEquals(0, quiet.code(), quiet.err());
+        assertFalse(quiet.err().contains("offload:") || quiet.err().contains("spillway: plan"), "no fallback, no report: " + quiet.err());
+    }
+
+    @Test
+    void aFallbackIsReportedInOneLineOrRefusedWithNoFallback() {
+        assumeTrue(OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty(), "no OpenCL device here");
+        String model = TestModels.stories260K().toString();
+        // -ngl -1 asks for everything; 3 MiB of device memory holds only part of it.
+        Run r = run("run", model, "Once", "--temp", "0", "-n", "4", "-t", "1", "--device", "opencl", "-ngl", "-1", "--device-memory", "3MiB");
+        assertEquals(0, r.code(), r.err());
+        List<String> report = r.err().lines().filter(l -> l.contains("offload:")).toList();
+        assertEquals(1, report.size(), r.err());
+        assertTrue(report.getFirst().matches("spillway: offload: asked for all 5 layers and the output head on opencl:0; out of memory on opencl:0 at .*"
+                + "; loaded with [0-4] layers? on the device after \\d+ attempts"), report.getFirst());
+        assertTrue(r.out().startsWith("Once"), r.out());
+
+        Run strict = run("run", model, "Once", "-n", "4", "-t", "1", "--device", "opencl", "-ngl", "-1", "--device-memory", "3MiB", "--no-fallback");
+        assertEquals(1, strict.code(), strict.err());
+        List<String> errors = strict.err().lines().filter(l -> l.startsWith("spillway: error: ")).toList();
+        assertEquals(1, errors.size(), strict.err());
+        assertTrue(errors.getFirst().contains("out of memory on opencl:0") && errors.getFirst().contains("--no-fallback"), strict.err());
+        assertFalse(strict.err().contains("\tat ") || strict.err().contains("Exception"), "no stack trace: " + strict.err());
+    }
+
+    @Test
+    @Timeout(value = 30, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void aContextTooLargeForMemoryIsRefusedAtOnceInOneLine() {
+        long t0 = System.nanoTime();
+        Run r = run("run", TestModels.stories260K().toString(), "-c", "100000000", "-n", "4", "-t", "1");
+        long millis = (System.nanoTime() - t0) / 1_000_000;
+        assertEquals(1, r.code(), r.err());
+        assertEquals(1, r.err().lines().count(), "one line: " + r.err());
+        String line = r.err().strip();
+        assertTrue(line.startsWith("spillway: error: "), line);
+        assertTrue(line.contains("GiB") && line.contains("budget") && line.contains("smaller -c"), "bytes, budget and the fix: " + line);
+        assertFalse(line.contains("Exception"), line);
+        assertTrue(millis < 10_000, "refused at once, not after " + millis + " ms");
+    }
+
+    @Test
+    void memoryExceptionsDescribeThemselvesInOneLine() {
+        var limit = new dev.spillway.api.MemoryLimitException("host", "KV cache", 3L << 30, 0, 1L << 30,
+                "host: refused 3.00 GiB of KV cache: the budget is 1.00 GiB");
+        assertEquals("host: refused 3.00 GiB of KV cache: the budget is 1.00 GiB", Errors.describe(limit));
+        var device = new dev.spillway.engine.backend.BackendMemoryException("cuda:0", 1L << 20, "cuda:0: out of memory\n\u001b[31m");
+        assertEquals(1, Errors.describe(device).lines().count(), Errors.describe(device));
     }
 }
