@@ -154,6 +154,23 @@ class ModelLifecycleTest {
         }
     }
 
+    /** maxCacheTokens allocates only that many rows, and generation stops there with its own reason. */
+    @Test
+    void generationStopsCleanlyAtTheCacheCap() throws Exception {
+        ContextParams capped = ContextParams.defaults().withContextSize(96).withMaxCacheTokens(20)
+                .withSampling(SamplingParams.greedy());
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+             Context ctx = model.newContext(capped)) {
+            int kvDim = SPEC.kvHeadCount() * SPEC.embeddingDim() / SPEC.headCount();
+            assertEquals(SPEC.layerCount() * KvCache.bytesFor(20, kvDim, GgmlType.F16, GgmlType.F16), ctx.memoryInfo().kvCacheBytes());
+            GenerationResult r = ctx.generate("hello", 1000);
+            assertEquals(StopReason.CACHE_LIMIT, r.stopReason());
+            assertEquals(20, ctx.position());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ctx.evaluate(new int[] {5}));
+            assertTrue(e.getMessage().contains("capped at 20"), e.getMessage());
+        }
+    }
+
     @Test
     void tokenIdsOutsideTheVocabularyAreRejected() throws Exception {
         try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
