@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

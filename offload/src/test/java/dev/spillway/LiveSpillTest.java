@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.api.Model;
 import static dev.spillway.SchedulerTesting.greedyContext;
 import static dev.spillway.SchedulerTesting.onOpenCl;
 import static org.junit.jupiter.api.Assertions.assertEquals;

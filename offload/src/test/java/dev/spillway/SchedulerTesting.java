@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.spillway.api.Context;

@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.api.Model;
 
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;

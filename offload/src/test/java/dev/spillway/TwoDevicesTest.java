@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.api.Model;
 import static dev.spillway.SchedulerTesting.PROMPT;
 import static dev.spillway.SchedulerTesting.greedy;
 import static dev.spillway.SchedulerTesting.greedyContext;

@@ -2,7 +2,7 @@ package dev.spillway.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.spillway.Model;
+import dev.spillway.api.Model;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.MemoryInfo;

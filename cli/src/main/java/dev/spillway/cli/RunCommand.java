@@ -1,6 +1,6 @@
 package dev.spillway.cli;
 
-import dev.spillway.Model;
+import dev.spillway.api.Model;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.GenerationResult;

@@ -1,11 +1,5 @@
-package dev.spillway;
+package dev.spillway.api;
 
-import dev.spillway.api.Context;
-import dev.spillway.api.ContextParams;
-import dev.spillway.api.MemoryInfo;
-import dev.spillway.api.MemoryLimitException;
-import dev.spillway.api.MemoryWarning;
-import dev.spillway.api.ModelParams;
 import dev.spillway.bindings.NativeException;
 import dev.spillway.bindings.posix.PageLock;
 import dev.spillway.cpu.CpuBackend;
