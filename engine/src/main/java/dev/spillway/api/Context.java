@@ -28,7 +28,7 @@ public final class Context implements AutoCloseable {
     private int pendingToken = -1;         // sampled but not yet evaluated
     private Sampler sampler;               // created by the first generate
     private boolean hasLogits;
-    private boolean closed;
+    private volatile boolean closed;   // set by close(), which may run on the model's closing thread
 
     /**
      * Allocates the context's memory on the model's backends.
@@ -242,6 +242,7 @@ public final class Context implements AutoCloseable {
         int batch = workspace.batchSize();
         model.forwardLock().lock();
         try {
+            ensureOpen();   // closed by the model on another thread while this one waited
             for (int off = 0; off < tokens.length; off += batch) {
                 int n = Math.min(batch, tokens.length - off);
                 try {
@@ -271,8 +272,7 @@ public final class Context implements AutoCloseable {
         }
         closed = true;
         try {
-            model.unregister(workspace);
-            workspace.close();
+            model.closeWorkspace(workspace);
         } finally {
             onClose.run();
         }

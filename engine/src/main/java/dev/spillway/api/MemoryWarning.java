@@ -23,7 +23,12 @@ public record MemoryWarning(String budget, String what, long usedBytes, long bud
                 MemoryInfo.human(usedBytes), MemoryInfo.human(budgetBytes), what);
     }
 
-    /** Receives the monitor's warnings; called on the allocating thread, after the allocation was counted. */
+    /**
+     * Receives the monitor's warnings. Called on the allocating thread, after the allocation was
+     * counted: that may be a CPU worker in the middle of an op, or a thread holding a backend's lock.
+     * Keep it short. It may read memory reports ({@code Model.memoryInfo()} takes no lock), but must
+     * not create or close contexts or generate.
+     */
     @FunctionalInterface
     public interface Listener {
         void onWarning(MemoryWarning warning);

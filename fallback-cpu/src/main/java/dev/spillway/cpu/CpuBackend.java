@@ -77,10 +77,10 @@ public final class CpuBackend implements Backend {
         }
 
         @Override
-        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize) {
-            // Per thread: a decoded weight tile (TILE_ROWS x n_ff at most; 16K columns covers common models),
-            // attention scores (group x context, grown geometrically), the RoPE table.
-            long perThread = 4L * (MatMat.scratchFloats(16_384) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
+        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow) {
+            // Per thread: a decoded weight tile (TILE_ROWS x the widest row), attention scores (group x
+            // context; 8 query heads per KV head covers common models; grown geometrically), the RoPE table.
+            long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
             return threads * perThread;
         }
     };

@@ -122,21 +122,29 @@ public final class Model implements AutoCloseable {
         List<DeviceRequest> requests = DeviceRequest.parseList(params.device());
         MemoryMonitor monitor = new MemoryMonitor();
         MemoryAccount host = monitor.open("host", hostBudget(params));
-        GgufFile file = GgufFile.open(path, new GgufFile.Options(params.mmap()));
-        List<Backend> opened = new ArrayList<>();
         long fileCopy = 0;
+        if (!params.mmap()) {
+            // Refused before the copy is made, not after.
+            long size = java.nio.file.Files.size(path);
+            host.reserve(size, "model file " + path.getFileName() + " read into memory (--no-mmap)");
+            fileCopy = size;
+        }
+        GgufFile file;
+        try {
+            file = GgufFile.open(path, new GgufFile.Options(params.mmap()));
+        } catch (IOException | RuntimeException | Error e) {
+            host.release(fileCopy);
+            throw e;
+        }
+        List<Backend> opened = new ArrayList<>();
         try {
             LlamaConfig config = LlamaConfig.from(file);
-            if (!params.mmap()) {
-                fileCopy = file.mapping().byteSize();
-                host.reserve(fileCopy, "model file " + path.getFileName() + " read into memory (--no-mmap)");
-            }
             CpuBackend cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads(), host));
             opened.add(cpu);
             List<DeviceBackend> devs = params.gpuLayers() == 0 ? List.of() : openDevices(requests, params, devices, monitor);
             opened.addAll(devs);
             Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads());
-            Planner.Request request = request(params, config, host);
+            Planner.Request request = request(params, config, host.usedBytes() - fileCopy, host.budgetBytes());
             List<DeviceTarget> targets = new ArrayList<>();
             for (DeviceBackend d : devs) {
                 targets.add(target(d, params));
@@ -148,7 +156,7 @@ public final class Model implements AutoCloseable {
                 Placement placement = placement(plan, cpu, devs);
                 LlamaModel llama = null;
                 try {
-                    llama = LlamaModel.load(file, config, placement, progress, List.of(cpu));
+                    llama = LlamaModel.load(file, config, placement, progress, opened);
                     Map<String, Long> measured = reserveContexts(llama, plan, devs);
                     LoadReport report = new LoadReport(failed, plan, measured);
                     LOG.log(failed.isEmpty() ? Level.INFO : Level.WARNING, report.line());
@@ -178,17 +186,15 @@ public final class Model implements AutoCloseable {
                     }
                     LOG.log(Level.INFO, line + "; planning fewer layers");
                     targets.set(failedDevice, t.cappedAt(inUse));
-                    plan = planner.fallback(request, targets, plan.deviceUnits(), line);
+                    plan = planner.fallback(request, targets, plan, line);
                 }
             }
         } catch (IOException | RuntimeException | Error e) {
             for (int i = opened.size() - 1; i >= 0; i--) {
                 opened.get(i).close();
             }
-            if (fileCopy > 0) {
-                host.release(fileCopy);
-            }
             file.close();
+            host.release(fileCopy);
             throw e;
         }
     }
@@ -203,10 +209,9 @@ public final class Model implements AutoCloseable {
         List<DeviceRequest> requests = DeviceRequest.parseList(params.device());
         try (GgufFile file = GgufFile.open(path, new GgufFile.Options(true))) {
             LlamaConfig config = LlamaConfig.from(file);
-            MemoryAccount host = new MemoryMonitor().open("host", hostBudget(params));
             List<DeviceTarget> targets = new ArrayList<>();
             if (params.gpuLayers() != 0) {
-                for (DeviceInfo info : chooseDevices(requests, params, devices, true)) {
+                for (DeviceInfo info : chooseDevices(requests, params, devices, true).stream().map(Devices.Choice::device).toList()) {
                     long budget = budget(info.totalBytes(), params);
                     targets.add(new DeviceTarget(info.id(), DeviceBackend.SIZING, budget, info.freeBytes(), -1, params.marginFor(budget)));
                 }
@@ -216,15 +221,16 @@ public final class Model implements AutoCloseable {
                 }
             }
             Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads());
-            return planner.plan(request(params, config, host), targets);
+            return planner.plan(request(params, config, 0, hostBudget(params)), targets);
         }
     }
 
-    private static Planner.Request request(ModelParams params, LlamaConfig config, MemoryAccount host) {
+    /** @param hostUsed host bytes in use besides what the plan counts itself (a --no-mmap copy is in the plan) */
+    private static Planner.Request request(ModelParams params, LlamaConfig config, long hostUsed, long hostBudget) {
         ContextParams planned = params.plannedContext();
         Workspace.Shape shape = Context.shapeFor(config.contextLength(), planned);
         return new Planner.Request(params.gpuLayers(), shape, planned.contextSize() > 0, params.parallel(), params.tensorSplit(),
-                host.budgetBytes(), host.usedBytes());
+                hostBudget, hostUsed);
     }
 
     private static long hostBudget(ModelParams params) {
@@ -236,7 +242,7 @@ public final class Model implements AutoCloseable {
     }
 
     private static long limit(DeviceTarget t) {
-        return (long) (t.budgetBytes() * (MemoryAccount.REFUSE_PERCENT / 100.0));
+        return MemoryAccount.limitFor(t.budgetBytes());
     }
 
     private static DeviceTarget target(DeviceBackend d, ModelParams params) {
@@ -298,9 +304,9 @@ public final class Model implements AutoCloseable {
                                                    MemoryMonitor monitor) {
         List<DeviceBackend> out = new ArrayList<>();
         try {
-            for (DeviceInfo info : chooseDevices(requests, params, devices, false)) {
+            for (Devices.Choice choice : chooseDevices(requests, params, devices, false)) {
+                DeviceInfo info = choice.device();
                 DeviceRuntime runtime;
-                Devices.Choice choice = devices.choose(DeviceRequest.parse(info.id()), new ArrayList<>()).orElseThrow();
                 try {
                     runtime = choice.api().open(info.index());
                 } catch (NativeException | IllegalStateException e) {
@@ -317,7 +323,7 @@ public final class Model implements AutoCloseable {
                     // The runtime's own cost, where the API reports free memory before and after opening it.
                     long before = info.freeBytes();
                     long after = runtime.device().freeBytes();
-                    long runtimeBytes = before >= 0 && after >= 0 && runtime != null ? Math.max(0, before - after) : -1;
+                    long runtimeBytes = before >= 0 && after >= 0 ? Math.max(0, before - after) : -1;
                     out.add(new DeviceBackend(runtime, DeviceBackend.Options.defaults().withMemoryLimit(params.deviceMemoryLimit())
                             .withMemory(monitor.open(info.id(), budget)).withRuntimeBytes(runtimeBytes)));
                 } catch (RuntimeException | Error e) {
@@ -335,8 +341,8 @@ public final class Model implements AutoCloseable {
     }
 
     /** The devices the requests name (automatic: the best GPU, or none, logged only when layers were asked for explicitly). */
-    private static List<DeviceInfo> chooseDevices(List<DeviceRequest> requests, ModelParams params, Devices devices, boolean quiet) {
-        List<DeviceInfo> out = new ArrayList<>();
+    private static List<Devices.Choice> chooseDevices(List<DeviceRequest> requests, ModelParams params, Devices devices, boolean quiet) {
+        List<Devices.Choice> out = new ArrayList<>();
         for (DeviceRequest r : requests) {
             List<String> reasons = new ArrayList<>();
             Optional<Devices.Choice> choice = devices.choose(r, reasons);
@@ -347,7 +353,10 @@ public final class Model implements AutoCloseable {
                 }
                 continue;
             }
-            out.add(choice.get().device());
+            if (out.stream().anyMatch(c -> c.device().id().equals(choice.get().device().id()))) {
+                throw new IllegalArgumentException("--device names " + choice.get().device().id() + " twice");
+            }
+            out.add(choice.get());
         }
         return out;
     }
@@ -370,6 +379,10 @@ public final class Model implements AutoCloseable {
      */
     public synchronized Context newContext(ContextParams params) {
         ensureOpen();
+        int planned = report.loaded().context().contextSize();
+        if (params.contextSize() == 0 && planned < Context.shapeFor(llama.config().contextLength(), params).contextSize()) {
+            params = params.withContextSize(planned);   // auto shrank the context it chose, so that the layers fit
+        }
         Workspace.Shape shape = Context.shapeFor(llama.config().contextLength(), params);
         Spill spill = new Spill(llama, cpu, devices, this.params.strict());
         for (int round = 0; ; round++) {

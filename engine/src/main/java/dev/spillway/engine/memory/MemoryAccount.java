@@ -52,7 +52,12 @@ public final class MemoryAccount {
 
     /** Use above which allocations are refused: {@value #REFUSE_PERCENT} % of the budget. */
     public long limitBytes() {
-        return fraction(budget, REFUSE_PERCENT);
+        return limitFor(budget);
+    }
+
+    /** The refusal line of a budget of {@code budgetBytes}: {@value #REFUSE_PERCENT} % of it. */
+    public static long limitFor(long budgetBytes) {
+        return fraction(budgetBytes, REFUSE_PERCENT);
     }
 
     /** Use above which a warning fires: {@value #WARN_PERCENT} % of the budget. */

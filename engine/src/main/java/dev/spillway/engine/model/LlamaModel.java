@@ -1,21 +1,20 @@
 package dev.spillway.engine.model;
 
+import dev.spillway.api.MemoryInfo;
 import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.gguf.GgufFile;
+import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.tokenizer.Tokenizer;
 import dev.spillway.engine.util.Closeables;
 import java.io.IOException;
-import dev.spillway.api.MemoryInfo;
-import dev.spillway.engine.memory.MemoryAccount;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
-import java.util.Map;
-import java.util.Collections;
-import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
@@ -36,7 +35,8 @@ public final class LlamaModel implements AutoCloseable {
     private final LlamaWeights weights;
     private final LlamaGraph graph;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private final Set<Workspace> workspaces = Collections.newSetFromMap(new IdentityHashMap<>());   // guarded by lock
+    // Added under the shared lock, removed under the exclusive one; read without a lock by memory reports.
+    private final Set<Workspace> workspaces = new CopyOnWriteArraySet<>();
     private final List<Backend> alsoReported;   // backends the memory report covers even without a layer
     private boolean closed;
 
@@ -107,23 +107,29 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * Allocates a context's workspace on the current placement and registers it, so that layer moves
-     * take it along until {@link #unregister}; both under the exclusive lock, so no move falls between.
+     * take it along until {@link #closeWorkspace}. Holds the shared lock, so no move falls between
+     * the two while other contexts go on generating.
      */
     public Workspace newWorkspace(Workspace.Shape shape) {
-        lock.writeLock().lock();
+        lock.readLock().lock();
         try {
             Workspace ws = new Workspace(config, placement(), shape, b -> true);
             workspaces.add(ws);
             return ws;
         } finally {
-            lock.writeLock().unlock();
+            lock.readLock().unlock();
         }
     }
 
-    public void unregister(Workspace ws) {
+    /**
+     * Unregisters and frees a context's workspace under the exclusive lock: a forward pass of that
+     * context still running on another thread finishes first, and none starts on freed memory.
+     */
+    public void closeWorkspace(Workspace ws) {
         lock.writeLock().lock();
         try {
             workspaces.remove(ws);
+            ws.close();
         } finally {
             lock.writeLock().unlock();
         }
@@ -147,8 +153,7 @@ public final class LlamaModel implements AutoCloseable {
      * reported as other.
      */
     public List<MemoryInfo.Pool> memoryPools(Collection<Workspace> of, boolean withOther) {
-        lock.readLock().lock();
-        try {
+        {   // no lock: a memory listener may call this from an allocating thread (see MemoryWarning.Listener)
             Collection<Workspace> which = of == null ? workspaces : of;
             Map<MemoryAccount, long[]> sums = new LinkedHashMap<>();   // weights, kv, activations
             for (Backend b : reportedBackends()) {
@@ -168,19 +173,12 @@ public final class LlamaModel implements AutoCloseable {
                 pools.add(new MemoryInfo.Pool(a.name(), s[0], s[1], s[2], other, used, a.budgetBytes()));
             }
             return pools;
-        } finally {
-            lock.readLock().unlock();
         }
     }
 
     /** The workspaces of the open contexts. */
     public List<Workspace> workspaces() {
-        lock.readLock().lock();
-        try {
-            return List.copyOf(workspaces);
-        } finally {
-            lock.readLock().unlock();
-        }
+        return List.copyOf(workspaces);
     }
 
     /** Bytes the weights of {@code backend}'s layers and (if there) the output head take on it. */
@@ -195,49 +193,58 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * Runs {@code layers} (and the output head, if {@code output}) on {@code to} from now on: loads
-     * their weights there, moves every registered workspace's KV rows for them, then frees what the
-     * old backends held. Waits for running forward passes, and holds the next ones until it is done.
-     * On failure the placement is as before and nothing new stays allocated.
+     * their weights there and moves every registered workspace's KV rows for them, then frees what
+     * the old backends held. In two phases: everything new is allocated and filled first, and only
+     * then put in use, so a failure (out of memory on {@code to}) frees the new memory and leaves the
+     * model as it was. Waits for running forward passes and holds the next ones until it is done.
      */
     public Placement moveToBackend(List<Integer> layers, boolean output, Backend to) throws IOException {
         lock.writeLock().lock();
         try {
             Placement before = placement();
-            List<Backend> next = new ArrayList<>(before.layerBackends());
-            List<AutoCloseable> released = new ArrayList<>();
-            for (int layer : layers) {
-                Backend from = before.layer(layer);
-                if (from == to) {
-                    continue;
-                }
-                LayerWeights old = weights.reload(layer, to);
-                List<Workspace> moved = new ArrayList<>();
-                try {
+            List<Integer> moving = layers.stream().filter(l -> before.layer(l) != to).distinct().toList();
+            boolean movingOutput = output && before.outputBackend() != to;
+            Map<Integer, LayerWeights> freshLayers = new LinkedHashMap<>();
+            List<Weight> freshOutput = null;
+            List<Workspace.Move> moves = new ArrayList<>();
+            try {
+                for (int layer : moving) {
+                    freshLayers.put(layer, weights.loadLayer(layer, to));
                     for (Workspace ws : workspaces) {
-                        ws.moveLayer(layer, to);
-                        moved.add(ws);
+                        moves.add(ws.prepareLayerMove(layer, to));
                     }
-                } catch (RuntimeException | Error e) {
-                    for (Workspace ws : moved) {
-                        ws.moveLayer(layer, from);
+                }
+                if (movingOutput) {
+                    freshOutput = weights.loadOutput(to);
+                    for (Workspace ws : workspaces) {
+                        moves.add(ws.prepareOutputMove(to));
                     }
-                    Closeables.closeAllReversed(List.of(weights.restore(layer, old)), e);
-                    throw e;
                 }
-                released.add(old);
-                next.set(layer, to);
-                graph.placement(new Placement(next, before.outputBackend()));
-            }
-            Backend outputBackend = before.outputBackend();
-            if (output && outputBackend != to) {
-                List<Weight> old = weights.reloadOutput(to);
-                for (Workspace ws : workspaces) {
-                    ws.moveOutput(to);
+            } catch (IOException | RuntimeException | Error e) {
+                for (int i = moves.size() - 1; i >= 0; i--) {
+                    moves.get(i).abort();
                 }
-                released.addAll(old);
-                outputBackend = to;
+                List<AutoCloseable> fresh = new ArrayList<>(freshLayers.values());
+                if (freshOutput != null) {
+                    fresh.addAll(freshOutput);
+                }
+                Closeables.closeAllReversed(fresh, e);
+                throw e;
             }
-            Placement after = new Placement(next, outputBackend);
+            // Commit: nothing below allocates.
+            List<AutoCloseable> released = new ArrayList<>();
+            List<Backend> next = new ArrayList<>(before.layerBackends());
+            for (Map.Entry<Integer, LayerWeights> e : freshLayers.entrySet()) {
+                released.add(weights.swapLayer(e.getKey(), e.getValue()));
+                next.set(e.getKey(), to);
+            }
+            if (freshOutput != null) {
+                released.addAll(weights.swapOutput(freshOutput));
+            }
+            for (Workspace.Move m : moves) {
+                m.commit();
+            }
+            Placement after = new Placement(next, movingOutput ? to : before.outputBackend());
             graph.placement(after);
             for (Workspace ws : workspaces) {
                 ws.dropUnused(after);

@@ -170,42 +170,43 @@ public final class LlamaWeights implements AutoCloseable {
     }
 
     /**
-     * Loads layer {@code index} on {@code backend} and puts it in place of the current one, which
-     * it returns for the caller to close once nothing uses it. On failure nothing changes.
+     * Loads layer {@code index} on {@code backend}, not yet in use: {@link #swapLayer} puts it in
+     * place. On failure nothing stays allocated.
      */
-    public LayerWeights reload(int index, Backend backend) throws IOException {
+    public LayerWeights loadLayer(int index, Backend backend) throws IOException {
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
-            LayerWeights fresh = loader.layer(index, backend, loaded, (bytes, total) -> { });
-            LayerWeights old = layers[index];
-            layers[index] = fresh;
-            return old;
+            return loader.layer(index, backend, loaded, (bytes, total) -> { });
         } catch (IOException | RuntimeException | Error e) {
             Closeables.closeAllReversed(loaded, e);
             throw e;
         }
     }
 
-    /** Puts {@code previous} (what {@link #reload} returned) back in place; returns the weights it replaces. */
-    LayerWeights restore(int index, LayerWeights previous) {
-        LayerWeights current = layers[index];
-        layers[index] = previous;
-        return current;
+    /** Puts {@code fresh} in place of layer {@code index}'s weights and returns those, for the caller to close. */
+    public LayerWeights swapLayer(int index, LayerWeights fresh) {
+        LayerWeights old = layers[index];
+        layers[index] = fresh;
+        return old;
     }
 
-    /** Like {@link #reload} for the output head: returns the old norm and projection for the caller to close. */
-    public List<Weight> reloadOutput(Backend backend) throws IOException {
+    /** Like {@link #loadLayer} for the output head: its norm and projection on {@code backend}. */
+    public List<Weight> loadOutput(Backend backend) throws IOException {
         List<AutoCloseable> loaded = new ArrayList<>();
         try {
-            List<Weight> head = loader.load(outputTensors(loader.config), backend, loaded, (bytes, total) -> { });
-            List<Weight> old = List.of(outputNorm, output);
-            outputNorm = head.get(0);
-            output = head.get(1);
-            return old;
+            return loader.load(outputTensors(loader.config), backend, loaded, (bytes, total) -> { });
         } catch (IOException | RuntimeException | Error e) {
             Closeables.closeAllReversed(loaded, e);
             throw e;
         }
+    }
+
+    /** Puts {@code fresh} (from {@link #loadOutput}) in place of the output head and returns the old norm and projection. */
+    public List<Weight> swapOutput(List<Weight> fresh) {
+        List<Weight> old = List.of(outputNorm, output);
+        outputNorm = fresh.get(0);
+        output = fresh.get(1);
+        return old;
     }
 
     /** Loads tensors by their {@link TensorSpec}s; each loaded weight goes into the caller's list at once. */

@@ -271,51 +271,103 @@ public final class Workspace implements AutoCloseable {
     }
 
     /**
-     * Moves layer {@code layer}'s KV cache to {@code to}: allocates it there, copies the rows written
-     * so far, frees the old one, and gives {@code to} batch buffers if it had none. On failure the old
-     * cache stays in use and nothing new stays allocated.
+     * A move of part of this workspace to another backend, prepared but not yet in use: the new
+     * memory is allocated and filled, the old is untouched. {@link #commit} puts it in use and frees
+     * the old; {@link #abort} frees the new. Either, once.
      */
-    public void moveLayer(int layer, Backend to) {
-        Backend from = cacheBackends[layer];
-        if (from == to) {
-            return;
+    public final class Move {
+        private final Backend to;
+        private final int layer;                        // -1: the output head
+        private final KvCache freshCache;               // the layer's rows on 'to'
+        private final OutputBuffers freshOutput;
+        private final List<AutoCloseable> fresh = new ArrayList<>();   // everything allocated for this move
+        private final boolean createdBuffers;
+        private boolean done;
+
+        private Move(int layer, Backend to) {
+            this.to = to;
+            this.layer = layer;
+            boolean created = false;
+            KvCache cache = null;
+            OutputBuffers out = null;
+            try {
+                if (layer >= 0) {
+                    cache = to.allocateKv(shape.contextSize(), config.kvDim(), shape.keyType(), shape.valueType());
+                    fresh.add(cache);
+                    if (buffers.get(to) == null) {
+                        Buffers b = new Buffers(to, config, shape.batchSize(), fresh);
+                        buffers.put(to, b);
+                        created = true;
+                    }
+                    to.reserveScratch(shape.batchSize(), config.rope());
+                    KvTransfer.copy(cacheBackends[layer], caches[layer], to, cache, filledRows);
+                } else {
+                    out = new OutputBuffers(to, config, fresh);
+                }
+            } catch (RuntimeException | Error e) {
+                if (created) {
+                    buffers.remove(to);
+                }
+                Closeables.closeAllReversed(fresh, e);
+                throw e;
+            }
+            this.freshCache = cache;
+            this.freshOutput = out;
+            this.createdBuffers = created;
         }
-        KvCache old = caches[layer];
-        KvCache fresh = to.allocateKv(shape.contextSize(), config.kvDim(), shape.keyType(), shape.valueType());
-        try {
-            buffers(to, true);
-            to.reserveScratch(shape.batchSize(), config.rope());
-            KvTransfer.copy(from, old, to, fresh, filledRows);
-        } catch (RuntimeException | Error e) {
-            fresh.close();
-            throw e;
+
+        /** Puts the new memory in use and frees what it replaces. Cannot fail for want of memory. */
+        public void commit() {
+            if (done) {
+                return;
+            }
+            done = true;
+            owned(to).addAll(fresh);
+            List<AutoCloseable> old;
+            if (layer >= 0) {
+                old = List.of(caches[layer]);
+                owned(cacheBackends[layer]).remove(caches[layer]);
+                caches[layer] = freshCache;
+                cacheBackends[layer] = to;
+            } else {
+                old = List.of(output.last, output.normed, output.logits);
+                owned(outputBackend).removeAll(old);
+                output = freshOutput;
+                outputBackend = to;
+            }
+            Closeables.closeAllReversed(old, null);
         }
-        owned(to).add(fresh);
-        owned(from).remove(old);
-        caches[layer] = fresh;
-        cacheBackends[layer] = to;
-        old.close();
+
+        /** Frees the new memory; the workspace is as before. */
+        public void abort() {
+            if (done) {
+                return;
+            }
+            done = true;
+            if (createdBuffers) {
+                buffers.remove(to);
+            }
+            Closeables.closeAllReversed(fresh, null);
+        }
     }
 
-    /** Puts the output head's buffers on {@code to} (they hold nothing between passes). */
-    public void moveOutput(Backend to) {
-        if (to == outputBackend) {
-            return;
-        }
-        List<AutoCloseable> mine = new ArrayList<>();
-        OutputBuffers fresh;
-        try {
-            fresh = new OutputBuffers(to, config, mine);
-        } catch (RuntimeException | Error e) {
-            Closeables.closeAllReversed(mine, e);
-            throw e;
-        }
-        List<AutoCloseable> old = List.of(output.last, output.normed, output.logits);
-        owned(outputBackend).removeAll(old);
-        owned(to).addAll(mine);
-        output = fresh;
-        outputBackend = to;
-        Closeables.closeAllReversed(old, null);
+    /**
+     * Prepares moving layer {@code layer}'s KV cache to {@code to}: allocates it there, copies the rows
+     * written so far, and gives {@code to} batch buffers if it had none. On failure nothing new stays
+     * allocated. The caller commits or aborts the move.
+     */
+    public Move prepareLayerMove(int layer, Backend to) {
+        return new Move(layer, to);
+    }
+
+    /** Prepares putting the output head's buffers on {@code to} (they hold nothing between passes). */
+    public Move prepareOutputMove(Backend to) {
+        return new Move(-1, to);
+    }
+
+    /** The backend of layer {@code layer}'s KV cache. */
+    public Backend cacheBackend(int layer) {
+        return cacheBackends[layer];
     }
 
     /** Frees the batch buffers of every backend that {@code placement} no longer runs a layer on. */

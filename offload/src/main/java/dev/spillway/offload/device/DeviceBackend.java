@@ -93,7 +93,7 @@ public final class DeviceBackend implements Backend {
         }
 
         @Override
-        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize) {
+        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow) {
             return 8L * ropePairs * maxTokens;
         }
     };
@@ -622,7 +622,7 @@ public final class DeviceBackend implements Backend {
         if (maxTokens < 0) {
             throw new IllegalArgumentException("scratchBytes: maxTokens must not be negative, got " + maxTokens);
         }
-        return SIZING.scratchBytes(maxTokens, rope.rotatedDims() / 2, 1, 0);
+        return SIZING.scratchBytes(maxTokens, rope.rotatedDims() / 2, 1, 0, 0);
     }
 
     /**

@@ -23,7 +23,7 @@ public record DeviceTarget(String id, Sizing sizing, long budgetBytes, long free
 
     /** What a plan may use: the monitor's refusal line or the free memory, whichever is lower, less the margin. */
     public long availableBytes() {
-        long limit = (long) (budgetBytes * (MemoryAccount.REFUSE_PERCENT / 100.0));
+        long limit = MemoryAccount.limitFor(budgetBytes);
         if (freeBytes >= 0) {
             limit = Math.min(limit, freeBytes);
         }

@@ -10,9 +10,7 @@ import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.Workspace;
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Decides a {@link LayerPlan} from the GGUF file alone, before anything is allocated.
@@ -32,6 +30,7 @@ public final class Planner {
     private final long[] deviceLayerWeights;   // per layer, as a device holds it
     private final long deviceOutputWeights;
     private final long fileBytes;
+    private final long copyBytes;   // what --no-mmap reads into memory: the whole file
     private final boolean mmap;
     private final int threads;
 
@@ -48,6 +47,7 @@ public final class Planner {
         }
         this.deviceOutputWeights = LlamaWeights.loadedBytes(device, file, LlamaWeights.outputTensors(config));
         this.fileBytes = LlamaWeights.fileBytes(file);
+        this.copyBytes = file.fileSize();
         this.mmap = mmap;
         this.threads = threads;
     }
@@ -70,8 +70,21 @@ public final class Planner {
         }
     }
 
-    /** The plan for {@code request} on {@code devices} (none: everything on the CPU). */
+    /**
+     * The plan for {@code request} on {@code devices} (none: everything on the CPU).
+     *
+     * @throws IllegalArgumentException if {@code -ts} names more devices than there are, or gives them all 0
+     */
     public LayerPlan plan(Request request, List<DeviceTarget> devices) {
+        if (!devices.isEmpty() && !request.tensorSplit().isEmpty()) {
+            if (request.tensorSplit().size() > devices.size()) {
+                throw new IllegalArgumentException("-ts/--tensor-split has " + request.tensorSplit().size() + " shares for "
+                        + devices.size() + " device(s): " + devices.stream().map(DeviceTarget::id).toList());
+            }
+            if (request.tensorSplit().stream().mapToDouble(Double::doubleValue).sum() <= 0) {
+                throw new IllegalArgumentException("-ts/--tensor-split gives every device a share of 0");
+            }
+        }
         int units = config.layerCount() + 1;
         if (devices.isEmpty()) {
             return build(request, devices, 0, request.context(), List.of(request.gpuLayers() == 0 ? "-ngl 0: every layer on the cpu"
@@ -112,8 +125,8 @@ public final class Planner {
      * The largest plan below {@code fewerThan} device units whose every device fits: the loader's
      * next attempt after a device ran out, with that device {@link DeviceTarget#cappedAt capped}.
      */
-    public LayerPlan fallback(Request request, List<DeviceTarget> devices, int fewerThan, String why) {
-        LayerPlan p = largestFitting(request, devices, Math.max(0, fewerThan - 1), request.context());
+    public LayerPlan fallback(Request request, List<DeviceTarget> devices, LayerPlan failed, String why) {
+        LayerPlan p = largestFitting(request, devices, Math.max(0, failed.deviceUnits() - 1), failed.context());
         return withReasons(p, List.of(why, "retry: " + p.summary()));
     }
 
@@ -171,6 +184,11 @@ public final class Planner {
         return owner;
     }
 
+    /** The longest weight row: what a CPU weight tile is sized by. */
+    private int widestRow() {
+        return Math.max(config.feedForwardDim(), Math.max(config.embeddingDim(), config.qDim()));
+    }
+
     /** The plan with {@code n} device units. */
     LayerPlan build(Request request, List<DeviceTarget> devices, int n, Workspace.Shape shape, List<String> reasons) {
         int layerCount = config.layerCount();
@@ -197,28 +215,21 @@ public final class Planner {
                 count[owner[j]]++;
                 layers.add(new LayerPlan.Layer(i, d.id(), deviceLayerWeights[i], kvPerLayer));
             } else {
-                layers.add(new LayerPlan.Layer(i, "cpu", mmap ? 0 : 0, kvPerLayer));
+                layers.add(new LayerPlan.Layer(i, "cpu", 0, kvPerLayer));   // zero-copy views (a --no-mmap copy is the host's, below)
             }
         }
         String outputBackend = outputOnDevice ? devices.get(lastDevice).id() : "cpu";
         LayerPlan.Layer output = new LayerPlan.Layer(-1, outputBackend, outputOnDevice ? deviceOutputWeights : 0, 0);
-        Map<String, Integer> index = new HashMap<>();
         List<LayerPlan.DevicePlan> plans = new ArrayList<>();
-        long totalWeights = 0;
-        for (long w : deviceLayerWeights) {
-            totalWeights += w;
-        }
-        totalWeights += deviceOutputWeights;
         for (int d = 0; d < devices.size(); d++) {
             DeviceTarget t = devices.get(d);
-            index.put(t.id(), d);
             boolean out = outputOnDevice && d == lastDevice;
             long weights = (out ? deviceOutputWeights : 0);
             for (LayerPlan.Layer l : layers) {
                 weights += l.backend().equals(t.id()) ? l.weightBytes() : 0;
             }
             Workspace.Estimate ws = Workspace.estimate(t.sizing(), config, shape, count[d], out);
-            long scratch = count[d] > 0 ? t.sizing().scratchBytes(shape.batchSize(), config.rope().rotatedDims() / 2, 1, shape.contextSize()) : 0;
+            long scratch = count[d] > 0 ? t.sizing().scratchBytes(shape.batchSize(), config.rope().rotatedDims() / 2, 1, shape.contextSize(), widestRow()) : 0;
             Estimate e = new Estimate(weights, request.parallel() * ws.kvCacheBytes(), request.parallel() * ws.activationBytes(), scratch);
             // The usual rough figure: the offloaded share of the file plus the KV cache.
             double share = (double) (count[d] + (out ? 1 : 0)) / (layerCount + 1);
@@ -229,10 +240,10 @@ public final class Planner {
         int cpuLayers = layerCount - onDevices;
         Workspace.Estimate hostWs = Workspace.estimate(cpu, config, shape, cpuLayers, !outputOnDevice);
         long staging = 4L * shape.batchSize() * config.embeddingDim() + 4L * config.vocabSize();   // boundary rows, logits
-        Estimate host = new Estimate(mmap ? 0 : fileBytes, request.parallel() * hostWs.kvCacheBytes(),
+        Estimate host = new Estimate(mmap ? 0 : copyBytes, request.parallel() * hostWs.kvCacheBytes(),
                 request.parallel() * (hostWs.activationBytes() + staging),
-                cpuLayers > 0 || !outputOnDevice ? cpu.scratchBytes(shape.batchSize(), config.rope().rotatedDims() / 2, threads, shape.contextSize()) : 0);
-        long hostLimit = (long) (request.hostBudgetBytes() * (dev.spillway.engine.memory.MemoryAccount.REFUSE_PERCENT / 100.0));
+                cpuLayers > 0 || !outputOnDevice ? cpu.scratchBytes(shape.batchSize(), config.rope().rotatedDims() / 2, threads, shape.contextSize(), widestRow()) : 0);
+        long hostLimit = dev.spillway.engine.memory.MemoryAccount.limitFor(request.hostBudgetBytes());
         long hostAvailable = Math.max(0, hostLimit - request.hostUsedBytes());
         String asked = request.gpuLayers() == ModelParams.AUTO ? "auto" : request.gpuLayers() == ModelParams.ALL_LAYERS ? "all"
                 : Integer.toString(request.gpuLayers());

@@ -41,8 +41,14 @@ public final class Spill {
         this.strict = strict;
     }
 
+    /** Layers (and perhaps the output head) to move off one device, with the line that says why. */
+    private record Planned(DeviceBackend device, List<Integer> layers, boolean output, String why) {
+    }
+
     /**
-     * Checks the host and spills from each device that cannot hold a context of {@code shape}.
+     * Spills from each device that cannot hold a context of {@code shape}, after checking that the
+     * host can hold its share (and the KV rows the open contexts would bring along). Nothing moves
+     * when the host cannot.
      *
      * @return a line saying what moved, or null when nothing did
      * @throws MemoryLimitException if the host cannot hold the context (naming the bytes, the budget
@@ -50,9 +56,9 @@ public final class Spill {
      */
     public String makeRoomFor(Workspace.Shape shape) {
         LlamaConfig c = llama.config();
-        List<String> lines = new ArrayList<>();
+        Placement p = llama.placement();
+        List<Planned> plan = new ArrayList<>();
         for (DeviceBackend d : devices) {
-            Placement p = llama.placement();
             int k = p.layersOn(d);
             boolean out = p.outputBackend() == d;
             if (k == 0 && !out) {
@@ -63,36 +69,38 @@ public final class Spill {
             if (need <= headroom) {
                 continue;
             }
-            String what = "a new context of " + shape.contextSize() + " tokens (KV cache, activations)";
             if (strict) {
-                d.memory().check(need, what + "; spilling layers to the CPU is off (--no-fallback)");
+                d.memory().check(need, "a new context of " + shape.contextSize() + " tokens (KV cache, activations); "
+                        + "spilling layers to the CPU is off (--no-fallback)");
             }
+            // The output head first, then the device's lowest layers, until the rest fits.
             List<Integer> layers = new ArrayList<>();
-            boolean moveOutput = false;
             long freed = 0;
-            List<Integer> order = new ArrayList<>();
-            for (int i = 0; i < c.layerCount(); i++) {
-                if (p.layer(i) == d) {
-                    order.add(i);
-                }
-            }
             if (out) {
-                moveOutput = true;
-                freed += llama.weights().outputAllocatedBytes() + outputBuffers(d) * llama.workspaces().size();
+                freed += llama.weights().outputAllocatedBytes() + outputBufferBytes(d) * llama.workspaces().size();
             }
-            for (int i = 0; i < order.size() && need(d, shape, k - layers.size(), out && !moveOutput) > headroom + freed; i++) {
-                int layer = order.get(i);
-                layers.add(layer);
-                freed += llama.weights().layer(layer).allocatedBytes();
+            for (int i = 0; i < c.layerCount() && need(d, shape, k - layers.size(), false) > headroom + freed; i++) {
+                if (p.layer(i) != d) {
+                    continue;
+                }
+                layers.add(i);
+                freed += llama.weights().layer(i).allocatedBytes();
                 for (Workspace ws : llama.workspaces()) {
                     Workspace.Shape s = ws.shape();
                     freed += d.sizing().kvBytes(s.contextSize(), c.kvDim(), s.keyType(), s.valueType());
                 }
             }
-            lines.add(move(d, layers, moveOutput, "a new context needs " + MemoryInfo.human(need) + " on " + d.name() + ", "
+            plan.add(new Planned(d, layers, out, "a new context needs " + MemoryInfo.human(need) + " on " + d.name() + ", "
                     + MemoryInfo.human(headroom) + " left under its limit"));
         }
-        checkHost(shape);
+        int toCpu = plan.stream().mapToInt(m -> m.layers().size()).sum();
+        boolean outputToCpu = plan.stream().anyMatch(Planned::output);
+        checkHostFor(toCpu, outputToCpu);
+        checkHost(shape, p.layersOn(cpu) + toCpu, p.outputBackend() == cpu || outputToCpu);
+        List<String> lines = new ArrayList<>();
+        for (Planned m : plan) {
+            lines.add(move(m.device(), m.layers(), m.output(), m.why()));
+        }
         return lines.isEmpty() ? null : String.join("; ", lines);
     }
 
@@ -109,19 +117,21 @@ public final class Spill {
             return null;
         }
         Placement p = llama.placement();
+        String why = "allocating the context failed (" + e.getMessage() + ")";
         if (p.outputBackend() == d) {
-            return move(d, List.of(), true, "allocating the context failed (" + e.getMessage() + ")");
+            checkHostFor(0, true);
+            return move(d, List.of(), true, why);
         }
         for (int i = 0; i < p.layerBackends().size(); i++) {
             if (p.layer(i) == d) {
-                return move(d, List.of(i), false, "allocating the context failed (" + e.getMessage() + ")");
+                checkHostFor(1, false);
+                return move(d, List.of(i), false, why);
             }
         }
         return null;
     }
 
     private String move(DeviceBackend d, List<Integer> layers, boolean output, String why) {
-        checkHostFor(layers, output);
         Placement after;
         try {
             after = llama.moveToBackend(layers, output, cpu);
@@ -134,37 +144,36 @@ public final class Spill {
         return line;
     }
 
-    /** The host must hold the KV rows the open contexts bring along. */
-    private void checkHostFor(List<Integer> layers, boolean output) {
+    /** The host must hold what the open contexts bring along: KV rows of {@code layers} layers, and buffers. */
+    private void checkHostFor(int layers, boolean output) {
         LlamaConfig c = llama.config();
+        boolean cpuHasLayers = llama.placement().layersOn(cpu) > 0;
         long bytes = 0;
         for (Workspace ws : llama.workspaces()) {
             Workspace.Shape s = ws.shape();
-            bytes += layers.size() * cpu.sizing().kvBytes(s.contextSize(), c.kvDim(), s.keyType(), s.valueType());
-            if (llama.placement().layersOn(cpu) == 0 && !layers.isEmpty()) {
+            bytes += Workspace.estimate(cpu.sizing(), c, s, layers, output).kvCacheBytes();
+            if (!cpuHasLayers && layers > 0) {
                 bytes += Workspace.estimate(cpu.sizing(), c, s, 1, false).activationBytes();
             }
             if (output) {
-                bytes += Workspace.estimate(cpu.sizing(), c, s, 0, true).activationBytes();
+                bytes += outputBufferBytes(cpu);
             }
         }
-        cpu.memory().check(bytes, "the KV rows of " + llama.workspaces().size() + " open context(s) spilled from the device");
+        cpu.memory().check(bytes, "the KV rows and buffers of " + llama.workspaces().size()
+                + " open context(s) spilled from the device");
     }
 
-    /** The host's share of a new context, checked against the host budget before anything is allocated. */
-    private void checkHost(Workspace.Shape shape) {
-        Placement p = llama.placement();
+    /** The host's share of a new context, with {@code layers} layers on the CPU, checked before anything is allocated. */
+    private void checkHost(Workspace.Shape shape, int layers, boolean output) {
         LlamaConfig c = llama.config();
-        int layers = p.layersOn(cpu);
-        long need = Workspace.estimate(cpu.sizing(), c, shape, layers, p.outputBackend() == cpu).total();
+        Workspace.Estimate share = Workspace.estimate(cpu.sizing(), c, shape, layers, output);
         MemoryAccount host = cpu.memory();
         try {
-            host.check(need, "a context of " + shape.contextSize() + " tokens (KV cache " + shape.keyType() + "/" + shape.valueType()
-                    + ", activations)");
+            host.check(share.total(), "a context of " + shape.contextSize() + " tokens (KV cache " + shape.keyType() + "/"
+                    + shape.valueType() + ", activations)");
         } catch (MemoryLimitException e) {
             long perToken = layers * cpu.sizing().kvBytes(1, c.kvDim(), shape.keyType(), shape.valueType());
-            long fixed = Workspace.estimate(cpu.sizing(), c, shape, layers, p.outputBackend() == cpu).activationBytes();
-            long fit = perToken > 0 ? Math.max(0, (host.headroomBytes() - fixed) / perToken) : 0;
+            long fit = perToken > 0 ? Math.max(0, (host.headroomBytes() - share.activationBytes()) / perToken) : 0;
             String hint = perToken > 0 ? "; use a smaller -c (about " + fit + " tokens fit)" : "";
             throw new MemoryLimitException(e.backend(), e.what(), e.requestedBytes(), e.usedBytes(), e.budgetBytes(),
                     e.getMessage() + hint);
@@ -175,15 +184,20 @@ public final class Spill {
     private long need(DeviceBackend d, Workspace.Shape shape, int layers, boolean output) {
         long need = Workspace.estimate(d.sizing(), llama.config(), shape, layers, output).total();
         if (layers > 0) {
-            long scratch = d.sizing().scratchBytes(shape.batchSize(), llama.config().rope().rotatedDims() / 2, 1, shape.contextSize());
+            long scratch = d.sizing().scratchBytes(shape.batchSize(), llama.config().rope().rotatedDims() / 2, 1,
+                    shape.contextSize(), 0);
             need += Math.max(0, scratch - d.scratchBytes());
         }
         return need;
     }
 
-    private long outputBuffers(Backend b) {
-        return Workspace.estimate(b.sizing(), llama.config(), new Workspace.Shape(1, 1,
-                dev.spillway.engine.tensor.GgmlType.F32, dev.spillway.engine.tensor.GgmlType.F32), 0, true).activationBytes();
+    /** Bytes of the output head's buffers on a backend of {@code b}'s sizing. */
+    private long outputBufferBytes(Backend b) {
+        long sum = 0;
+        for (int[] shape : Workspace.outputBufferShapes(llama.config())) {
+            sum += b.sizing().activationBytes(shape[0], shape[1]);
+        }
+        return sum;
     }
 
     private static String describe(List<Integer> layers, boolean output) {
