@@ -1,6 +1,5 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static dev.spillway.SchedulerTesting.greedyContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -8,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.testing.TestModels;

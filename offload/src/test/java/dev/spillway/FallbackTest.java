@@ -1,6 +1,5 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static dev.spillway.SchedulerTesting.PROMPT;
 import static dev.spillway.SchedulerTesting.greedy;
 import static dev.spillway.SchedulerTesting.greedyContext;
@@ -12,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.testing.TestModels;

@@ -1,11 +1,11 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.gguf.GgufFile;

@@ -1,6 +1,5 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static dev.spillway.SchedulerTesting.greedyContext;
 import static dev.spillway.SchedulerTesting.onOpenCl;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.MemoryLimitException;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.testing.TestModels;
@@ -95,6 +95,25 @@ class LiveSpillTest {
             assertTrue(m.spills().isEmpty());
             assertEquals(m.config().layerCount(), m.placement().layersOn(SchedulerTesting.device(m)));
             assertEquals(8, c1.generate("", 8).tokens().length, "the first context goes on");
+        }
+    }
+
+    /** The host cannot take the spilled rows: the second context is refused and nothing moves. */
+    @Test
+    void whenTheHostCannotHoldTheSpillNothingMoves() throws Exception {
+        try (Model m = Model.load(stories, params.withMaxMemory(64 << 10));
+             Context c1 = m.newContext(CTX)) {
+            String a = c1.generate("Once upon a time", 8).text();
+            long deviceBytes = SchedulerTesting.device(m).allocatedBytes();
+            MemoryLimitException e = assertThrows(MemoryLimitException.class, () -> m.newContext(CTX));
+            assertEquals("host", e.backend(), e.getMessage());
+            assertTrue(m.spills().isEmpty(), m.spills().toString());
+            assertEquals(m.config().layerCount(), m.placement().layersOn(SchedulerTesting.device(m)), m.placement().table());
+            assertEquals(deviceBytes, SchedulerTesting.device(m).allocatedBytes(), "nothing was freed or allocated on the device");
+            String b = c1.generate("", 8).text();
+            try (Model cpu = Model.load(stories, SchedulerTesting.cpuOnly(CTX)); Context ref = cpu.newContext(CTX)) {
+                assertEquals(ref.generate("Once upon a time", 8).text() + ref.generate("", 8).text(), a + b);
+            }
         }
     }
 }

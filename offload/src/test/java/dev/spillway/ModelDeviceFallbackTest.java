@@ -1,10 +1,10 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.bindings.NativeException;
 import dev.spillway.engine.model.LlamaWeights;

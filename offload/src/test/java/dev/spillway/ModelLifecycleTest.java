@@ -1,6 +1,5 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -12,6 +11,7 @@ import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.GenerationResult;
 import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.api.StopReason;
 import dev.spillway.engine.backend.Backend;
@@ -169,6 +169,22 @@ class ModelLifecycleTest {
             assertEquals(20, ctx.position());
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ctx.evaluate(new int[] {5}));
             assertTrue(e.getMessage().contains("capped at 20"), e.getMessage());
+        }
+    }
+
+    /** --no-mmap: a copy that does not fit the host budget is refused before it is read; one that fits is counted once. */
+    @Test
+    void aFileCopyIsCheckedAgainstTheHostBudgetBeforeItIsRead() throws Exception {
+        long size = Files.size(file);
+        ModelParams copy = ModelParams.defaults().withThreads(1).withMmap(false);
+        dev.spillway.api.MemoryLimitException e = assertThrows(dev.spillway.api.MemoryLimitException.class,
+                () -> Model.load(file, copy.withMaxMemory(size / 2)));
+        assertEquals("host", e.backend());
+        assertEquals(size, e.requestedBytes());
+        assertTrue(e.getMessage().contains("--no-mmap"), e.getMessage());
+        try (Model model = Model.load(file, copy.withMaxMemory(64L << 20))) {
+            assertEquals(size, model.plan().host().estimate().weightBytes(), "the plan counts the copy as host weights");
+            assertEquals(size, model.memoryInfo().pool("host").usedBytes(), "and the budget counts it once");
         }
     }
 

@@ -1,6 +1,5 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static dev.spillway.SchedulerTesting.greedyContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,6 +9,7 @@ import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.MemoryLimitException;
 import dev.spillway.api.MemoryWarning;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.cpu.CpuBackend;
 import dev.spillway.engine.backend.Activations;

@@ -1,11 +1,11 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.tensor.GgmlType;

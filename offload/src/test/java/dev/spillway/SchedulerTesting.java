@@ -1,11 +1,12 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
+import dev.spillway.bindings.GpuMemoryError;
 import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.sampling.SamplingParams;
@@ -18,7 +19,6 @@ import dev.spillway.offload.device.DeviceRuntime;
 import dev.spillway.offload.device.KernelArgs;
 import dev.spillway.offload.opencl.OpenClDevices;
 import dev.spillway.offload.opencl.OpenClTestSupport;
-import dev.spillway.bindings.GpuMemoryError;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;

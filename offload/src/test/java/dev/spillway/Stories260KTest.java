@@ -1,12 +1,12 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.GenerationResult;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.sampling.SamplingParams;
 import dev.spillway.engine.tensor.GgmlType;

@@ -1,9 +1,8 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
-
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.gguf.GgufFile;
 import dev.spillway.engine.model.ReferenceLlama;

@@ -1,12 +1,12 @@
 package dev.spillway;
 
-import dev.spillway.api.Model;
 import static dev.spillway.SchedulerTesting.PROMPT;
 import static dev.spillway.SchedulerTesting.greedy;
 import static dev.spillway.SchedulerTesting.greedyContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.testing.TestModels;
 import dev.spillway.offload.schedule.LayerPlan;

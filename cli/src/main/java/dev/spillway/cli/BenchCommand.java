@@ -2,10 +2,10 @@ package dev.spillway.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.spillway.api.Model;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.SyntheticLlama;

@@ -1,8 +1,8 @@
 package dev.spillway.cli;
 
-import dev.spillway.api.Model;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.SyntheticLlama;

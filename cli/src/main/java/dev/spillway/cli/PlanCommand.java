@@ -2,8 +2,8 @@ package dev.spillway.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.spillway.api.Model;
 import dev.spillway.api.ContextParams;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.offload.Devices;
 import dev.spillway.offload.schedule.LayerPlan;

@@ -1,10 +1,10 @@
 package dev.spillway.cli;
 
-import dev.spillway.api.Model;
 import dev.spillway.api.Context;
 import dev.spillway.api.ContextParams;
 import dev.spillway.api.GenerationResult;
 import dev.spillway.api.MemoryInfo;
+import dev.spillway.api.Model;
 import dev.spillway.api.ModelParams;
 import dev.spillway.api.StopReason;
 import dev.spillway.offload.schedule.LayerPlan;
