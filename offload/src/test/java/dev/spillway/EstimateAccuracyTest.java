@@ -29,8 +29,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The planner's device estimate is what the device really allocates: for several model shapes
  * (tied and untied output, GQA and MHA), every computable weight type, every KV cache type, several
- * {@code -ngl} and {@code --parallel 2}, the plan's estimate for opencl:0 equals (a) the loader's
- * measurement with the planned contexts reserved and (b) the backend's own counter with the planned
+ * {@code -ngl}, {@code --parallel 2} and contexts with every row's logits ({@code allLogits}), the plan's
+ * estimate for opencl:0 equals (a) the loader's measurement with the planned contexts reserved and (b) the backend's own counter with the planned
  * contexts created and one batch and one token run through each. Asserted exact (byte for byte);
  * the 3 % bound of the issue is checked too, so a failure says by how much it is off.
  */
@@ -58,20 +58,24 @@ class EstimateAccuracyTest {
     static Stream<Arguments> cases() {
         List<Arguments> out = new ArrayList<>();
         for (GgmlType w : GgmlType.computableTypes()) {                         // every weight type, all on the device
-            out.add(Arguments.of("small", w, GgmlType.F16, -1, 1));
+            out.add(Arguments.of("small", w, GgmlType.F16, -1, 1, false));
         }
         for (GgmlType kv : ContextParams.KV_TYPES) {                            // every KV cache type
-            out.add(Arguments.of("small", GgmlType.Q8_0, kv, -1, 1));
+            out.add(Arguments.of("small", GgmlType.Q8_0, kv, -1, 1, false));
         }
         for (int ngl : new int[] {1, 2, 3, -1}) {                               // 1, all 3 layers (=half+ of 3..), all+output
-            out.add(Arguments.of("tied", GgmlType.Q4_K, GgmlType.F16, ngl, 1));
+            out.add(Arguments.of("tied", GgmlType.Q4_K, GgmlType.F16, ngl, 1, false));
         }
         for (int ngl : new int[] {1, 2, 4, -1}) {                               // 1, half, all layers, all+output
-            out.add(Arguments.of("wide", GgmlType.Q6_K, GgmlType.Q8_0, ngl, 1));
+            out.add(Arguments.of("wide", GgmlType.Q6_K, GgmlType.Q8_0, ngl, 1, false));
         }
-        out.add(Arguments.of("small", GgmlType.F16, GgmlType.F16, 1, 2));       // --parallel 2
-        out.add(Arguments.of("wide", GgmlType.Q4_0, GgmlType.F32, -1, 2));
-        out.add(Arguments.of("tied", GgmlType.BF16, GgmlType.Q4_0, 2, 2));
+        out.add(Arguments.of("small", GgmlType.F16, GgmlType.F16, 1, 2, false)); // --parallel 2
+        out.add(Arguments.of("wide", GgmlType.Q4_0, GgmlType.F32, -1, 2, false));
+        out.add(Arguments.of("tied", GgmlType.BF16, GgmlType.Q4_0, 2, 2, false));
+        // contexts with every row's logits (perplexity): the output head's buffers hold n_batch rows
+        out.add(Arguments.of("small", GgmlType.Q8_0, GgmlType.F32, -1, 1, true));   // head on the device
+        out.add(Arguments.of("tied", GgmlType.F16, GgmlType.F16, 3, 2, true));      // head on the CPU
+        out.add(Arguments.of("wide", GgmlType.Q4_0, GgmlType.Q8_0, -1, 2, true));
         return out.stream();
     }
 
@@ -88,10 +92,10 @@ class EstimateAccuracyTest {
         TABLE.forEach(System.out::println);
     }
 
-    @ParameterizedTest(name = "{0} {1} kv {2} -ngl {3} --parallel {4}")
+    @ParameterizedTest(name = "{0} {1} kv {2} -ngl {3} --parallel {4} all logits {5}")
     @MethodSource("cases")
-    void theDeviceEstimateIsWhatTheDeviceAllocates(String shape, GgmlType weights, GgmlType kv, int ngl, int parallel)
-            throws Exception {
+    void theDeviceEstimateIsWhatTheDeviceAllocates(String shape, GgmlType weights, GgmlType kv, int ngl, int parallel,
+                                                   boolean allLogits) throws Exception {
         SyntheticLlama.Spec spec = switch (shape) {
             case "small" -> small(weights);
             case "tied" -> tied(weights);
@@ -99,7 +103,7 @@ class EstimateAccuracyTest {
         };
         Path file = TestModels.write(spec, dir);
         ContextParams ctx = ContextParams.defaults().withContextSize(64).withBatchSize(16).withCacheType(kv)
-                .withSampling(SamplingParams.greedy());
+                .withSampling(SamplingParams.greedy()).withAllLogits(allLogits);
         ModelParams params = ModelParams.defaults().withThreads(1).withDevice("opencl").withGpuLayers(ngl)
                 .withPlannedContext(ctx).withParallel(parallel);
         LayerPlan standalone = Model.plan(file, params, Devices.standard());
@@ -125,7 +129,11 @@ class EstimateAccuracyTest {
                     for (int t = 0; t < batch.length; t++) {
                         batch[t] = 3 + (7 * t + i) % (spec.vocabSize() - 3);
                     }
-                    c.evaluate(batch);               // one full batch
+                    if (allLogits) {
+                        c.evaluateAll(batch, new float[batch.length * spec.vocabSize()]);   // one full batch, every row
+                    } else {
+                        c.evaluate(batch);           // one full batch
+                    }
                     c.evaluate(new int[] {42});      // one token
                 }
                 assertTrue(model.spills().isEmpty(), "the planned contexts must not spill: " + model.spills());

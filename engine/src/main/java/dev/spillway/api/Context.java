@@ -24,6 +24,7 @@ public final class Context implements AutoCloseable {
     private final Workspace workspace;
     private final Runnable onClose;
     private final float[] logits;          // (n_vocab) logits of the last evaluated token
+    private float[] batchLogits;           // (n_batch, n_vocab) for evaluateAll, allocated by its first call
     private int position;                  // tokens in the KV cache
     private int pendingToken = -1;         // sampled but not yet evaluated
     private Sampler sampler;               // created by the first generate
@@ -50,7 +51,8 @@ public final class Context implements AutoCloseable {
      */
     public static Workspace.Shape shapeFor(int trainedContext, ContextParams params) {
         int rows = params.cacheRows(trainedContext);
-        return new Workspace.Shape(rows, Math.min(params.batchSize(), rows), params.keyType(), params.valueType());
+        return new Workspace.Shape(rows, Math.min(params.batchSize(), rows), params.keyType(), params.valueType(),
+                params.allLogits());
     }
 
     public ContextParams params() {
@@ -99,6 +101,31 @@ public final class Context implements AutoCloseable {
         }
         evaluateInternal(withPending(tokens));
         System.arraycopy(logits, 0, logitsOut, 0, logits.length);
+    }
+
+    /**
+     * Evaluates tokens after what the context holds and writes the logits of every one of them into
+     * {@code logitsOut}: row i ({@code logitsOut[i*n_vocab .. (i+1)*n_vocab)}) holds what the model
+     * predicts after token i. The context must have been created with {@link ContextParams#allLogits}.
+     * Afterwards {@code generate} continues after the last token as after {@link #evaluate}.
+     *
+     * @throws IllegalStateException    if the context was created without {@code allLogits}
+     * @throws IllegalArgumentException if {@code logitsOut} is shorter than tokens × n_vocab, or as {@link #evaluate}
+     */
+    public void evaluateAll(int[] tokens, float[] logitsOut) {
+        ensureOpen();
+        if (!params.allLogits()) {
+            throw new IllegalStateException("evaluateAll needs a context created with ContextParams.withAllLogits(true)");
+        }
+        int vocab = logits.length;
+        if (logitsOut.length < (long) tokens.length * vocab) {
+            throw new IllegalArgumentException("logits array holds " + logitsOut.length + ", " + tokens.length
+                    + " tokens × vocabulary " + vocab + " need " + (long) tokens.length * vocab);
+        }
+        if (batchLogits == null) {
+            batchLogits = new float[Math.multiplyExact(workspace.batchSize(), vocab)];
+        }
+        evaluateInternal(withPending(tokens), tokens.length, logitsOut);
     }
 
     /** Generates up to {@code maxTokens} tokens after {@code prompt} with the context's sampling settings. */
@@ -224,6 +251,14 @@ public final class Context implements AutoCloseable {
     }
 
     private void evaluateInternal(int[] tokens) {
+        evaluateInternal(tokens, 0, null);
+    }
+
+    /**
+     * Runs the tokens in batches. With {@code allOut}, the logits of the last {@code rowsOut} tokens
+     * (the caller's; a pending token may precede them) go to {@code allOut}, one row each.
+     */
+    private void evaluateInternal(int[] tokens, int rowsOut, float[] allOut) {
         if (tokens.length == 0) {
             return;
         }
@@ -240,13 +275,21 @@ public final class Context implements AutoCloseable {
             }
         }
         int batch = workspace.batchSize();
+        int skip = tokens.length - rowsOut;   // leading tokens whose logits nobody asked for
         model.forwardLock().lock();
         try {
             ensureOpen();   // closed by the model on another thread while this one waited
             for (int off = 0; off < tokens.length; off += batch) {
                 int n = Math.min(batch, tokens.length - off);
                 try {
-                    model.graph().forward(workspace, tokens, off, n, position, logits);
+                    if (allOut == null) {
+                        model.graph().forward(workspace, tokens, off, n, position, logits);
+                    } else {
+                        model.graph().forwardAll(workspace, tokens, off, n, position, batchLogits);
+                        int from = Math.max(0, skip - off);   // first row of this batch the caller wants
+                        System.arraycopy(batchLogits, from * vocab, allOut, (off + from - skip) * vocab, (n - from) * vocab);
+                        System.arraycopy(batchLogits, (n - 1) * vocab, logits, 0, vocab);
+                    }
                 } catch (InternalError e) {
                     throw MappedFileChangedException.translate(e, model.file());   // the mapped file shrank
                 }

@@ -17,9 +17,12 @@ import java.util.Set;
  * @param maxCacheTokens the most tokens the KV cache holds, whatever the context size; 0 = no cap.
  *                     The cache is allocated for {@code min(context size, cap)} rows, and generation
  *                     stops with {@link StopReason#CACHE_LIMIT} when they are full
+ * @param allLogits    whether {@link Context#evaluateAll} may be used: the output head then runs over
+ *                     every row of a batch and its buffers hold {@code batchSize} rows instead of one
+ *                     (off by default; generation never needs it)
  */
 public record ContextParams(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, SamplingParams sampling,
-                            int maxCacheTokens) {
+                            int maxCacheTokens, boolean allLogits) {
 
     /** Cache element types a context accepts. */
     public static final Set<GgmlType> KV_TYPES =
@@ -48,18 +51,28 @@ public record ContextParams(int contextSize, int batchSize, GgmlType keyType, Gg
         }
     }
 
-    /** Without a cache cap. */
-    public ContextParams(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, SamplingParams sampling) {
-        this(contextSize, batchSize, keyType, valueType, sampling, 0);
+    /** Logits of the last token only. */
+    public ContextParams(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, SamplingParams sampling,
+                         int maxCacheTokens) {
+        this(contextSize, batchSize, keyType, valueType, sampling, maxCacheTokens, false);
     }
 
-    /** Model's context (capped), batch 512, F16 cache, default sampling, no cache cap. */
+    /** Without a cache cap, logits of the last token only. */
+    public ContextParams(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, SamplingParams sampling) {
+        this(contextSize, batchSize, keyType, valueType, sampling, 0, false);
+    }
+
+    /** Model's context (capped), batch 512, F16 cache, default sampling, no cache cap, last-token logits. */
     public static ContextParams defaults() {
-        return new ContextParams(0, 512, GgmlType.F16, GgmlType.F16, SamplingParams.defaults(), 0);
+        return new ContextParams(0, 512, GgmlType.F16, GgmlType.F16, SamplingParams.defaults(), 0, false);
     }
 
     public ContextParams withMaxCacheTokens(int value) {
-        return new ContextParams(contextSize, batchSize, keyType, valueType, sampling, value);
+        return new ContextParams(contextSize, batchSize, keyType, valueType, sampling, value, allLogits);
+    }
+
+    public ContextParams withAllLogits(boolean value) {
+        return new ContextParams(contextSize, batchSize, keyType, valueType, sampling, maxCacheTokens, value);
     }
 
     /** Rows the KV cache gets for a model trained with {@code trainedContext} tokens: the context size, capped. */
@@ -69,27 +82,27 @@ public record ContextParams(int contextSize, int batchSize, GgmlType keyType, Gg
     }
 
     public ContextParams withContextSize(int value) {
-        return new ContextParams(value, batchSize, keyType, valueType, sampling, maxCacheTokens);
+        return new ContextParams(value, batchSize, keyType, valueType, sampling, maxCacheTokens, allLogits);
     }
 
     public ContextParams withBatchSize(int value) {
-        return new ContextParams(contextSize, value, keyType, valueType, sampling, maxCacheTokens);
+        return new ContextParams(contextSize, value, keyType, valueType, sampling, maxCacheTokens, allLogits);
     }
 
     public ContextParams withKeyType(GgmlType value) {
-        return new ContextParams(contextSize, batchSize, value, valueType, sampling, maxCacheTokens);
+        return new ContextParams(contextSize, batchSize, value, valueType, sampling, maxCacheTokens, allLogits);
     }
 
     public ContextParams withValueType(GgmlType value) {
-        return new ContextParams(contextSize, batchSize, keyType, value, sampling, maxCacheTokens);
+        return new ContextParams(contextSize, batchSize, keyType, value, sampling, maxCacheTokens, allLogits);
     }
 
     public ContextParams withCacheType(GgmlType value) {
-        return new ContextParams(contextSize, batchSize, value, value, sampling, maxCacheTokens);
+        return new ContextParams(contextSize, batchSize, value, value, sampling, maxCacheTokens, allLogits);
     }
 
     public ContextParams withSampling(SamplingParams value) {
-        return new ContextParams(contextSize, batchSize, keyType, valueType, value, maxCacheTokens);
+        return new ContextParams(contextSize, batchSize, keyType, valueType, value, maxCacheTokens, allLogits);
     }
 
     /** The context size to allocate for a model trained with {@code trainedContext} tokens. */

@@ -19,7 +19,7 @@ import dev.spillway.engine.tensor.TensorView;
  *      x += attn · Wo
  *      normed = rms_norm(x) * ffn_norm
  *      x += (silu(normed · Wgate) * (normed · Wup)) · Wdown
- *  last row of x ──(read/write that one row if the output backend differs)──►
+ *  last row of x (every row for forwardAll) ──(read/write those rows if the output backend differs)──►
  *      output backend: rms_norm * output_norm · Woutput ──read──► logits (host)
  * </pre>
  */
@@ -56,6 +56,25 @@ public final class LlamaGraph {
      * @throws IllegalArgumentException if a token id is out of range or the batch does not fit the workspace
      */
     public void forward(Workspace ws, int[] tokens, int offset, int count, int startPos, float[] logits) {
+        run(ws, tokens, offset, count, startPos, logits, 1);
+    }
+
+    /**
+     * Like {@link #forward}, but the output head runs over every row of the batch: {@code logits}
+     * receives (count, n_vocab) logits, row i those of token {@code offset + i}. The workspace must
+     * have been allocated with {@link Workspace.Shape#allLogits}.
+     *
+     * @throws IllegalArgumentException if the workspace holds one output row, or as {@link #forward}
+     */
+    public void forwardAll(Workspace ws, int[] tokens, int offset, int count, int startPos, float[] logits) {
+        if (!ws.shape().allLogits()) {
+            throw new IllegalArgumentException("the workspace's output head holds one row; allocate it with allLogits");
+        }
+        run(ws, tokens, offset, count, startPos, logits, count);
+    }
+
+    /** The forward pass; the output head takes the batch's last {@code outRows} rows. */
+    private void run(Workspace ws, int[] tokens, int offset, int count, int startPos, float[] logits, int outRows) {
         if (count < 1 || count > ws.batchSize()) {
             throw new IllegalArgumentException("batch of " + count + " tokens, workspace holds 1.." + ws.batchSize());
         }
@@ -63,8 +82,9 @@ public final class LlamaGraph {
             throw new IllegalArgumentException("positions " + startPos + ".." + (startPos + count - 1)
                     + " exceed the context size " + ws.contextSize());
         }
-        if (logits.length < config.vocabSize()) {
-            throw new IllegalArgumentException("logits array holds " + logits.length + ", vocabulary is " + config.vocabSize());
+        if (logits.length < (long) outRows * config.vocabSize()) {
+            throw new IllegalArgumentException("logits array holds " + logits.length + ", " + outRows
+                    + " row(s) of the vocabulary need " + (long) outRows * config.vocabSize());
         }
         embed(tokens, offset, count, ws.hostRows);
         ws.filled(startPos + count);
@@ -84,18 +104,19 @@ public final class LlamaGraph {
         Backend out = placement.outputBackend();
         Workspace.OutputBuffers head = ws.output();
         Workspace.Buffers last = ws.buffers(current);
+        int first = count - outRows;
         if (out == current) {
-            out.copyRows(head.last, 0, last.x, count - 1, 1);
+            out.copyRows(head.last, 0, last.x, first, outRows);
         } else {
-            // Only the batch's last row goes on to the output head: move one row, not the batch.
+            // Only the rows the head needs cross (while generating, one row, not the batch).
             // proj is free once the last layer has added it into x.
-            current.copyRows(last.proj, 0, last.x, count - 1, 1);
-            current.read(last.proj, ws.hostRows, 1);
-            out.write(head.last, ws.hostRows, 1);
+            current.copyRows(last.proj, 0, last.x, first, outRows);
+            current.read(last.proj, ws.hostRows, outRows);
+            out.write(head.last, ws.hostRows, outRows);
         }
-        out.rmsNorm(head.normed, head.last, weights.outputNorm(), 1, config.rmsEps());
-        out.matmul(head.logits, head.normed, weights.output(), 1);
-        out.read(head.logits, logits, 1);
+        out.rmsNorm(head.normed, head.last, weights.outputNorm(), outRows, config.rmsEps());
+        out.matmul(head.logits, head.normed, weights.output(), outRows);
+        out.read(head.logits, logits, outRows);
     }
 
     /** One transformer block on backend {@code b}. */

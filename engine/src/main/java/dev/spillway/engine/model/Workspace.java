@@ -27,12 +27,27 @@ import java.util.function.Predicate;
  */
 public final class Workspace implements AutoCloseable {
 
-    /** The shape of a context: what a workspace is allocated for. */
-    public record Shape(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType) {
+    /**
+     * The shape of a context: what a workspace is allocated for.
+     *
+     * @param allLogits whether the output head runs over every row of a batch (the head's buffers
+     *                  then hold n_batch rows), not only the last one
+     */
+    public record Shape(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType, boolean allLogits) {
         public Shape {
             if (contextSize < 1 || batchSize < 1) {
                 throw new IllegalArgumentException("context size and batch size must be positive: " + contextSize + ", " + batchSize);
             }
+        }
+
+        /** A shape whose output head takes only the batch's last row. */
+        public Shape(int contextSize, int batchSize, GgmlType keyType, GgmlType valueType) {
+            this(contextSize, batchSize, keyType, valueType, false);
+        }
+
+        /** Rows the output head's buffers hold: n_batch with {@link #allLogits}, else 1. */
+        public int outputRows() {
+            return allLogits ? batchSize : 1;
         }
     }
 
@@ -62,14 +77,14 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
-    /** Buffers of the output head, on the output backend. */
+    /** Buffers of the output head, on the output backend; r = {@link Shape#outputRows()}. */
     static final class OutputBuffers {
-        final Activations last;    // (1, n_embd)  the batch's last residual row
-        final Activations normed;  // (1, n_embd)
-        final Activations logits;  // (1, n_vocab)
+        final Activations last;    // (r, n_embd)  the batch's last residual row, or all its rows
+        final Activations normed;  // (r, n_embd)
+        final Activations logits;  // (r, n_vocab)
 
-        OutputBuffers(Backend b, LlamaConfig c, List<AutoCloseable> owned) {
-            List<Activations> a = allocate(b, outputBufferShapes(c), owned);
+        OutputBuffers(Backend b, LlamaConfig c, Shape shape, List<AutoCloseable> owned) {
+            List<Activations> a = allocate(b, outputBufferShapes(c, shape), owned);
             last = a.get(0);
             normed = a.get(1);
             logits = a.get(2);
@@ -84,9 +99,13 @@ public final class Workspace implements AutoCloseable {
                 new int[] {nBatch, e}, new int[] {nBatch, c.feedForwardDim()}, new int[] {nBatch, c.feedForwardDim()});
     }
 
-    /** (rows, cols) of each {@link OutputBuffers} field: the last layer's backend hands the head one row. */
-    public static List<int[]> outputBufferShapes(LlamaConfig c) {
-        return List.of(new int[] {1, c.embeddingDim()}, new int[] {1, c.embeddingDim()}, new int[] {1, c.vocabSize()});
+    /**
+     * (rows, cols) of each {@link OutputBuffers} field: the last layer's backend hands the head one
+     * row, or every row of the batch for a shape with {@link Shape#allLogits}.
+     */
+    public static List<int[]> outputBufferShapes(LlamaConfig c, Shape shape) {
+        int r = shape.outputRows();
+        return List.of(new int[] {r, c.embeddingDim()}, new int[] {r, c.embeddingDim()}, new int[] {r, c.vocabSize()});
     }
 
     /**
@@ -113,7 +132,7 @@ public final class Workspace implements AutoCloseable {
             }
         }
         if (output) {
-            for (int[] s : outputBufferShapes(c)) {
+            for (int[] s : outputBufferShapes(c, shape)) {
                 act += sizing.activationBytes(s[0], s[1]);
             }
         }
@@ -165,7 +184,7 @@ public final class Workspace implements AutoCloseable {
             }
             if (include.test(placement.outputBackend())) {
                 outputBackend = placement.outputBackend();
-                output = new OutputBuffers(outputBackend, config, owned(outputBackend));
+                output = new OutputBuffers(outputBackend, config, shape, owned(outputBackend));
             }
             this.hostRows = new float[Math.multiplyExact(shape.batchSize(), config.embeddingDim())];
         } catch (RuntimeException | Error e) {
@@ -302,7 +321,7 @@ public final class Workspace implements AutoCloseable {
                     to.reserveScratch(shape.batchSize(), config.rope());
                     KvTransfer.copy(cacheBackends[layer], caches[layer], to, cache, filledRows);
                 } else {
-                    out = new OutputBuffers(to, config, fresh);
+                    out = new OutputBuffers(to, config, shape, fresh);
                 }
             } catch (RuntimeException | Error e) {
                 if (created) {

@@ -107,7 +107,7 @@ public final class Planner {
             Workspace.Shape shape = request.context();
             while (shape.contextSize() / 2 >= MIN_AUTO_CONTEXT) {
                 shape = new Workspace.Shape(shape.contextSize() / 2, Math.min(shape.batchSize(), shape.contextSize() / 2),
-                        shape.keyType(), shape.valueType());
+                        shape.keyType(), shape.valueType(), shape.allLogits());
                 LayerPlan p = build(request, devices, units, shape, List.of());
                 if (p.devices().stream().allMatch(LayerPlan.DevicePlan::fits)) {
                     reasons.add("auto: context shrunk from " + request.context().contextSize() + " to " + shape.contextSize()

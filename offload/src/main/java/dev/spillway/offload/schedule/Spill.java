@@ -77,7 +77,10 @@ public final class Spill {
             List<Integer> layers = new ArrayList<>();
             long freed = 0;
             if (out) {
-                freed += llama.weights().outputAllocatedBytes() + outputBufferBytes(d) * llama.workspaces().size();
+                freed += llama.weights().outputAllocatedBytes();
+                for (Workspace ws : llama.workspaces()) {
+                    freed += outputBufferBytes(d, ws.shape());
+                }
             }
             for (int i = 0; i < c.layerCount() && need(d, shape, k - layers.size(), false) > headroom + freed; i++) {
                 if (p.layer(i) != d) {
@@ -156,7 +159,7 @@ public final class Spill {
                 bytes += Workspace.estimate(cpu.sizing(), c, s, 1, false).activationBytes();
             }
             if (output) {
-                bytes += outputBufferBytes(cpu);
+                bytes += outputBufferBytes(cpu, s);
             }
         }
         cpu.memory().check(bytes, "the KV rows and buffers of " + llama.workspaces().size()
@@ -191,10 +194,10 @@ public final class Spill {
         return need;
     }
 
-    /** Bytes of the output head's buffers on a backend of {@code b}'s sizing. */
-    private long outputBufferBytes(Backend b) {
+    /** Bytes of the output head's buffers of a context of {@code context} on a backend of {@code b}'s sizing. */
+    private long outputBufferBytes(Backend b, Workspace.Shape context) {
         long sum = 0;
-        for (int[] shape : Workspace.outputBufferShapes(llama.config())) {
+        for (int[] shape : Workspace.outputBufferShapes(llama.config(), context)) {
             sum += b.sizing().activationBytes(shape[0], shape[1]);
         }
         return sum;
