@@ -6,6 +6,7 @@ import dev.spillway.engine.gguf.GgufFile;
 import dev.spillway.engine.gguf.GgufTensorInfo;
 import dev.spillway.engine.gguf.GgufValue;
 import dev.spillway.engine.gguf.GgufWriter;
+import dev.spillway.engine.model.ModelQuantizer;
 import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.tensor.GgmlType;
 import java.io.IOException;
@@ -88,5 +89,36 @@ public final class TestModels {
         }
         assumeTrue(rc == 0 && Files.exists(path), "mkfifo is not available here: skipping");
         return path;
+    }
+
+    /**
+     * A children's story in plain English written for the perplexity tests (about 2,700 tokens for
+     * stories260K's tokenizer): the text of {@code story.txt} beside this class.
+     */
+    public static String story() {
+        try (var in = TestModels.class.getResourceAsStream("story.txt")) {
+            if (in == null) {
+                throw new IllegalStateException("story.txt is missing from the engine's test resources");
+            }
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Writes {@link #story()} to {@code dir}/story.txt and returns the file. */
+    public static Path storyFile(Path dir) throws IOException {
+        return Files.writeString(dir.resolve("story.txt"), story());
+    }
+
+    /**
+     * A copy of stories260K (skipping the calling test when it is absent) in {@code dir} with its
+     * matrices in {@code type} ({@link ModelQuantizer}: rows that are not whole blocks, and norms,
+     * stay F32). For quality checks of quantized weights.
+     */
+    public static Path stories260K(GgmlType type, Path dir) throws IOException {
+        Path out = dir.resolve("stories260K-" + type.name().toLowerCase(java.util.Locale.ROOT) + ".gguf");
+        ModelQuantizer.quantize(stories260K(), out, type);
+        return out;
     }
 }
