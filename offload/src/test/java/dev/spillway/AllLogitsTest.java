@@ -115,12 +115,12 @@ class AllLogitsTest {
         Path file = TestModels.write(TestModels.tiny(GgmlType.Q8_0), dir);
         float[][] expected;
         int vocab;
-        try (Model cpu = Model.load(file, ModelParams.defaults().withThreads(1).withGpuLayers(0))) {
+        try (Model cpu = Model.load(file, ModelParams.defaults().withThreads(1).withGpuLayers(0).withExact(true))) {
             expected = oneAtATime(cpu);
             vocab = cpu.config().vocabSize();
         }
         ContextParams params = ctx(5).withAllLogits(true);
-        try (Model m = Model.load(file, ModelParams.defaults().withThreads(1).withDevice("opencl").withGpuLayers(ngl)
+        try (Model m = Model.load(file, ModelParams.defaults().withThreads(1).withExact(true).withDevice("opencl").withGpuLayers(ngl)
                 .withPlannedContext(params));
              Context c = m.newContext(params)) {
             assertEquals(ngl < 0, m.plan().devices().get(0).output(), m.plan().table());

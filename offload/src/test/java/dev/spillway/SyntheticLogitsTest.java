@@ -59,7 +59,7 @@ class SyntheticLogitsTest {
         for (int t : prompt) {
             expected = reference.forward(t);
         }
-        try (Model model = Model.load(file, ModelParams.defaults().withThreads(2));
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(2).withExact(true));
              Context ctx = model.newContext(ContextParams.defaults().withContextSize(64).withBatchSize(3)
                      .withCacheType(GgmlType.F32))) {
             assertClose(expected, ctx.evaluate(prompt), label + " after the prompt");

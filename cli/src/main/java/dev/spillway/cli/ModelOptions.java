@@ -59,6 +59,11 @@ final class ModelOptions {
     @Option(names = "--mlock", description = "Lock the model's pages in RAM (best effort).")
     boolean mlock;
 
+    @Option(names = "--exact", description = {"Keep the CPU's matrix products in floating point.",
+            "By default, generation with Q8_0 weights quantizes each activation row to 8 bits and multiplies in integers, "
+                    + "as llama.cpp does (faster; results differ by the activations' rounding)."})
+    boolean exact;
+
     static {
         System.setProperty("spillway.cores", Integer.toString(Runtime.getRuntime().availableProcessors()));
     }
@@ -77,7 +82,8 @@ final class ModelOptions {
                 .withPlannedContext(planned)
                 .withThreads(threads)
                 .withMmap(!noMmap)
-                .withMlock(mlock);
+                .withMlock(mlock)
+                .withExact(exact);
     }
 
     /** {@code auto}, {@code all}, {@code -1} or a non-negative count. */

@@ -25,10 +25,13 @@ import java.util.Objects;
  * @param plannedContext    the context the plan reserves device memory for ({@code -c}, {@code -b},
  *                          {@code -ctk}, {@code -ctv})
  * @param parallel          how many contexts of {@code plannedContext} the plan reserves ({@code --parallel})
+ * @param exact             keep the CPU's matrix products in floating point ({@code --exact}); by
+ *                          default Q8_0 mat-vec runs on the integer path, with the activations
+ *                          quantized to 8 bits as llama.cpp does
  */
 public record ModelParams(boolean mmap, boolean mlock, int threads, int gpuLayers, String device, long deviceMemoryLimit,
                           long maxMemory, long margin, List<Double> tensorSplit, boolean strict,
-                          ContextParams plannedContext, int parallel) {
+                          ContextParams plannedContext, int parallel, boolean exact) {
 
     /** More CPU threads than this is a mistake, not a configuration. */
     public static final int MAX_THREADS = 1024;
@@ -72,7 +75,7 @@ public record ModelParams(boolean mmap, boolean mlock, int threads, int gpuLayer
 
     /** mmap on, mlock off, all cores, {@code -ngl auto}, automatic device choice, no limits, default margin, one default context. */
     public static ModelParams defaults() {
-        return new ModelParams(true, false, 0, AUTO, null, 0, 0, -1, List.of(), false, ContextParams.defaults(), 1);
+        return new ModelParams(true, false, 0, AUTO, null, 0, 0, -1, List.of(), false, ContextParams.defaults(), 1, false);
     }
 
     /** The margin {@code auto} leaves on a device of {@code budgetBytes}: 5 % of it, at most 256 MiB. */
@@ -86,51 +89,55 @@ public record ModelParams(boolean mmap, boolean mlock, int threads, int gpuLayer
     }
 
     public ModelParams withMmap(boolean value) {
-        return new ModelParams(value, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(value, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withMlock(boolean value) {
-        return new ModelParams(mmap, value, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(mmap, value, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withThreads(int value) {
-        return new ModelParams(mmap, mlock, value, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, value, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withGpuLayers(int value) {
-        return new ModelParams(mmap, mlock, threads, value, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, threads, value, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withDevice(String value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, value, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, value, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withDeviceMemoryLimit(long value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, device, value, maxMemory, margin, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, value, maxMemory, margin, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withMaxMemory(long value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, value, margin, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, value, margin, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withMargin(long value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, value, tensorSplit, strict, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, value, tensorSplit, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withTensorSplit(List<Double> value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, value, strict, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, value, strict, plannedContext, parallel, exact);
     }
 
     public ModelParams withStrict(boolean value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, value, plannedContext, parallel);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, value, plannedContext, parallel, exact);
     }
 
     public ModelParams withPlannedContext(ContextParams value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, value, parallel);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, value, parallel, exact);
     }
 
     public ModelParams withParallel(int value) {
-        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, value);
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, value, exact);
+    }
+
+    public ModelParams withExact(boolean value) {
+        return new ModelParams(mmap, mlock, threads, gpuLayers, device, deviceMemoryLimit, maxMemory, margin, tensorSplit, strict, plannedContext, parallel, value);
     }
 
     /** The thread count to use: {@link #threads()}, or the number of available processors when 0. */

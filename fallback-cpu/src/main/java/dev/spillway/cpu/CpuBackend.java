@@ -4,6 +4,7 @@ import dev.spillway.cpu.kernel.Attention;
 import dev.spillway.cpu.kernel.KvRows;
 import dev.spillway.cpu.kernel.MatMat;
 import dev.spillway.cpu.kernel.MatVec;
+import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.RopeTable;
 import dev.spillway.cpu.kernel.Simd;
 import dev.spillway.cpu.kernel.VectorOps;
@@ -41,8 +42,12 @@ public final class CpuBackend implements Backend {
      * @param threads threads that run an op, the caller included (so {@code threads - 1} workers are started)
      * @param memory  the host budget every allocation of this backend is counted in (KV caches,
      *                activations, scratch); weights are views of the file and cost nothing here
+     * @param exact   keep every matrix product in floating point on the activations as they are;
+     *                otherwise products with Q8_0 weights round the activations to 8-bit blocks, as
+     *                llama.cpp does: one token takes the integer path ({@link MatVecQ8}), a batch
+     *                multiplies the same rounded activations in floats
      */
-    public record Options(int threads, MemoryAccount memory) {
+    public record Options(int threads, MemoryAccount memory, boolean exact) {
         public Options {
             if (threads < 1) {
                 throw new IllegalArgumentException("cpu backend threads must be >= 1, got " + threads);
@@ -50,9 +55,18 @@ public final class CpuBackend implements Backend {
             Objects.requireNonNull(memory, "memory");
         }
 
-        /** {@code threads} threads, allocations counted in an unlimited, unwatched account. */
+        /** {@code threads} threads, allocations counted in an unlimited, unwatched account, the integer path on. */
         public Options(int threads) {
-            this(threads, MemoryAccount.unlimited("host"));
+            this(threads, MemoryAccount.unlimited("host"), false);
+        }
+
+        /** The integer path on. */
+        public Options(int threads, MemoryAccount memory) {
+            this(threads, memory, false);
+        }
+
+        public Options withExact(boolean value) {
+            return new Options(threads, memory, value);
         }
 
         /** One thread per available processor. */
@@ -61,7 +75,7 @@ public final class CpuBackend implements Backend {
         }
 
         public Options withMemory(MemoryAccount account) {
-            return new Options(threads, account);
+            return new Options(threads, account, exact);
         }
     }
 
@@ -101,6 +115,7 @@ public final class CpuBackend implements Backend {
     private final WorkerPool pool;
     private final AtomicLong allocated = new AtomicLong();
     private final Scratch scratch;
+    private final QuantizedRow quantizedRow;   // the integer path's activation row, guarded by lock
     private int liveHandles;     // guarded by lock
     private boolean closed;      // guarded by lock
     private RopeTable ropeTable; // guarded by lock; the last spec's frequencies
@@ -115,6 +130,7 @@ public final class CpuBackend implements Backend {
         this.options = Objects.requireNonNull(options, "options");
         this.pool = new WorkerPool(options.threads(), "spillway-cpu-");
         this.scratch = new Scratch(options.threads(), allocated, options.memory());
+        this.quantizedRow = new QuantizedRow(allocated, options.memory());
     }
 
     public Options options() {
@@ -263,6 +279,7 @@ public final class CpuBackend implements Backend {
     private void handleGone() {
         if (--liveHandles == 0) {
             scratch.release();
+            quantizedRow.release();
         }
     }
 
@@ -356,8 +373,16 @@ public final class CpuBackend implements Backend {
             }
             OpChecks.matmul(o, i, wt, nTokens);
             MatmulTask t = matmulTask;
-            t.w = wt;
+            boolean integerPath = !options.exact() && MatVecQ8.supports(wt.type);
+            t.quantized = integerPath && nTokens == 1;
             t.x = i.data;
+            if (t.quantized) {
+                quantizedRow.quantize(i.data, wt.cols);
+            } else if (integerPath && nTokens > 1) {
+                quantizedRow.round(i.data, nTokens, wt.cols);   // the same activations the integer mat-vec sees
+                t.x = quantizedRow.rounded;
+            }
+            t.w = wt;
             t.out = o.data;
             t.n = nTokens;
             t.chunk = nTokens == 1 ? MATVEC_CHUNK_ROWS : MATMAT_CHUNK_ROWS;
@@ -542,6 +567,7 @@ public final class CpuBackend implements Backend {
 
     /** {@code out (n, w.rows) = x (n, w.cols) . w^T}, item = a chunk of output rows. */
     private final class MatmulTask implements WorkerPool.Body {
+        boolean quantized;   // x is in quantizedRow (the integer path)
         CpuWeight w;
         float[] x;   // (n, w.cols)
         float[] out; // (n, w.rows)
@@ -552,7 +578,9 @@ public final class CpuBackend implements Backend {
         public void run(int item, int worker) {
             int r0 = item * chunk;
             int r1 = Math.min(w.rows, r0 + chunk);
-            if (n == 1) {
+            if (quantized) {
+                MatVecQ8.matVec(w.type, w.data, w.rowBytes, w.cols, quantizedRow.values, quantizedRow.scales, out, 0, r0, r1);
+            } else if (n == 1) {
                 MatVec.matVec(w.type, w.data, w.rowBytes, w.cols, x, 0, out, 0, r0, r1);
             } else {
                 float[] tile = scratch.get(worker, Scratch.TILE, MatMat.scratchFloats(w.cols));

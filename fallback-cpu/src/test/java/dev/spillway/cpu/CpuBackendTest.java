@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spillway.cpu.kernel.KvRows;
+import dev.spillway.cpu.kernel.MatMat;
+import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.ScalarReference;
 import dev.spillway.cpu.kernel.TestData;
 import dev.spillway.engine.backend.Activations;
@@ -72,7 +74,7 @@ class CpuBackendTest {
         float[][] results = new float[2][];
         int k = 0;
         for (int threads : new int[] {1, 3}) {
-            try (CpuBackend b = new CpuBackend(new CpuBackend.Options(threads));
+            try (CpuBackend b = new CpuBackend(new CpuBackend.Options(threads).withExact(true));
                  Weight wt = b.loadWeight(w);
                  Activations in = b.allocateActivations(5, cols);
                  Activations out = b.allocateActivations(5, rows)) {
@@ -96,6 +98,66 @@ class CpuBackendTest {
                 assertEquals(expected[i], results[0][i], bound, "mat-vec element " + i);
             }
         }
+    }
+
+    /**
+     * Without {@code exact}, a one-token Q8_0 product takes the integer path: bit for bit what
+     * {@link MatVecQ8} gives on the same row, on any thread count; a batch multiplies the same
+     * 8-bit-rounded activations in floats, so its first row agrees with the one-token result to
+     * float rounding. With {@code exact}, neither rounds.
+     */
+    @Test
+    void oneTokenQ8_0ProductsTakeTheIntegerPathUnlessExact() {
+        int rows = 150, cols = 512;
+        TensorView w = matrix("w", GgmlType.Q8_0, rows, cols, new Random(8));
+        float[] x = TestData.gaussian(new Random(2), 2 * cols, 1f);
+        short[] qx = new short[cols];
+        float[] dx = new float[cols / 32];
+        MatVecQ8.quantize(x, 0, cols, qx, dx);
+        float[] integer = new float[rows];
+        MatVecQ8.matVec(GgmlType.Q8_0, w.data(), w.rowBytes(), cols, qx, dx, integer, 0, 0, rows);
+        for (int threads : new int[] {1, 3}) {
+            for (boolean exact : new boolean[] {false, true}) {
+                try (CpuBackend b = new CpuBackend(new CpuBackend.Options(threads).withExact(exact));
+                     Weight wt = b.loadWeight(w);
+                     Activations in = b.allocateActivations(2, cols);
+                     Activations out = b.allocateActivations(2, rows)) {
+                    b.write(in, x, 2);
+                    b.matmul(out, in, wt, 1);
+                    float[] one = readAll(b, out, 1);
+                    if (exact) {
+                        assertFalse(Arrays.equals(integer, one), "--exact keeps the float path");
+                    } else {
+                        assertArrayEquals(integer, one, "threads=" + threads);
+                    }
+                    b.matmul(out, in, wt, 2);
+                    float[] rows2 = exact ? x : rounded(x, 2, cols);
+                    float[] batch = new float[2 * rows];
+                    MatMat.matMat(GgmlType.Q8_0, w.data(), w.rowBytes(), cols, rows2, 2, batch, rows, 0, rows,
+                            new float[MatMat.scratchFloats(cols)]);
+                    float[] got = readAll(b, out, 2);
+                    assertArrayEquals(batch, got, exact ? "the activations as they are" : "8-bit-rounded activations");
+                    for (int r = 0; r < rows && !exact; r++) {
+                        double bound = (cols + 8) * 0x1p-24 * TestData.errorScale(GgmlType.Q8_0, w.data(), r, cols, rows2, 0);
+                        assertEquals(integer[r], got[r], 2 * bound, "row " + r + ": batch and one token see the same activations");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Rows of x rounded to 8-bit blocks and back, as the integer path sees them. */
+    private static float[] rounded(float[] x, int n, int cols) {
+        float[] out = new float[n * cols];
+        short[] q = new short[cols];
+        float[] d = new float[cols / 32];
+        for (int t = 0; t < n; t++) {
+            MatVecQ8.quantize(x, t * cols, cols, q, d);
+            for (int c = 0; c < cols; c++) {
+                out[t * cols + c] = q[c] * d[c / 32];
+            }
+        }
+        return out;
     }
 
     private static float[] concat(float[] a, float[] b) {

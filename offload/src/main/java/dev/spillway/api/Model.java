@@ -139,7 +139,7 @@ public final class Model implements AutoCloseable {
         List<Backend> opened = new ArrayList<>();
         try {
             LlamaConfig config = LlamaConfig.from(file);
-            CpuBackend cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads(), host));
+            CpuBackend cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads(), host, params.exact()));
             opened.add(cpu);
             List<DeviceBackend> devs = params.gpuLayers() == 0 ? List.of() : openDevices(requests, params, devices, monitor);
             opened.addAll(devs);
