@@ -17,7 +17,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "Runs GGUF language models on the CPU, with layers offloaded to a GPU where one is available.",
-        subcommands = {RunCommand.class, InfoCommand.class, BenchCommand.class, PlanCommand.class, DevicesCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {RunCommand.class, InfoCommand.class, BenchCommand.class, PlanCommand.class, DevicesCommand.class, WarmupCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {
