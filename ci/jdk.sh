@@ -3,6 +3,16 @@
 # Fails with a clear message when no JDK 25 or newer is installed.
 
 spillway_java_major() { # $1 = java executable; prints the feature version, e.g. 25
+  # The JDK's release file when it has one (no JVM start: the launcher runs this every time).
+  local release major
+  release="$(dirname "$(dirname "$1")")/release"
+  if [ -f "$release" ]; then
+    major=$(sed -n 's/^JAVA_VERSION="\([0-9][0-9]*\).*/\1/p' "$release" | head -n 1)
+    if [ -n "$major" ]; then
+      echo "$major"
+      return 0
+    fi
+  fi
   "$1" -XshowSettings:properties -version 2>&1 \
     | sed -n 's/^ *java\.specification\.version = \([0-9][0-9]*\).*/\1/p' | head -n 1
 }

@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
         versionProvider = Main.Version.class,
         description = "Runs GGUF language models on the CPU, with layers offloaded to a GPU where one is available.",
         subcommands = {RunCommand.class, InfoCommand.class, BenchCommand.class, PlanCommand.class, DevicesCommand.class,
-                PerplexityCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
+                PerplexityCommand.class, QuantizeCommand.class, WarmupCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     public static void main(String[] args) {

@@ -76,6 +76,9 @@ final class RunCommand implements Callable<Integer> {
             err.println("spillway: its weights are random, so the text it writes is noise");
         }
         String text = prompt != null ? prompt : DEFAULT_PROMPT;
+        if (!spec.commandLine().getParseResult().hasMatchedOption("-b")) {
+            contextOptions.batchSize = promptBatch(contextOptions.batchSize, text);
+        }
         ContextParams contextParams = Errors.fromOptions(spec.commandLine(),
                 () -> contextOptions.toParams().withSampling(samplingOptions.toParams()));
         ModelParams modelParams = Errors.fromOptions(spec.commandLine(), () -> modelOptions.toParams(contextParams));
@@ -150,6 +153,17 @@ final class RunCommand implements Callable<Integer> {
         }
         return msg.startsWith("plan for ") || msg.startsWith("placement of ")
                 || (msg.startsWith("offload: ") && !msg.endsWith("planning fewer layers"));
+    }
+
+    /**
+     * The batch for a prompt when {@code -b} is not given: the default, capped at the most tokens the
+     * prompt can become (one per UTF-8 byte, plus BOS and the tokenizer's leading space). The context's
+     * activations are sized by the batch, so a short prompt does not hold 512 rows of them on the heap;
+     * a batch at least as long as the prompt reads it in one pass either way, so the text is the same.
+     */
+    static int promptBatch(int defaultBatch, String prompt) {
+        long bound = (long) prompt.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 2;
+        return (int) Math.max(1, Math.min(defaultBatch, bound));
     }
 
     /** Reads [MODEL] [PROMPT]: a single argument is the model if it names a file or ends in .gguf, else the prompt. */

@@ -46,6 +46,36 @@ class CliTest {
     }
 
     @Test
+    void aShortPromptGetsABatchOfItsLengthUnlessDashBSaysOtherwise() {
+        assertEquals(18, RunCommand.promptBatch(512, "Once upon a time"));
+        assertEquals(512, RunCommand.promptBatch(512, "x".repeat(600)));
+        assertEquals(2 + 4, RunCommand.promptBatch(512, "\uD83D\uDE00")); // one emoji: 4 UTF-8 bytes, 4 byte tokens at most
+        assertEquals(2, RunCommand.promptBatch(512, ""));
+        String model = TestModels.stories260K().toString();
+        Run plan = run("run", model, "Once upon a time", "--temp", "0", "-n", "24", "-v");
+        assertEquals(0, plan.code(), plan.err());
+        assertTrue(plan.err().contains("batch 18,"), plan.err());
+        Run explicit = run("run", model, "Once upon a time", "--temp", "0", "-n", "24", "-v", "-b", "512");
+        assertEquals(0, explicit.code(), explicit.err());
+        assertTrue(explicit.err().contains("batch 512,"), explicit.err());
+        assertEquals(explicit.out(), plan.out(), "the batch that holds the whole prompt changes nothing in the text");
+        Run oneAtATime = run("run", model, "Once upon a time", "--temp", "0", "-n", "24", "-b", "1");
+        assertEquals(0, oneAtATime.code(), oneAtATime.err());
+    }
+
+    @Test
+    void warmupRunsItsTrainingWorkloadAndRejectsBadTypes() {
+        Run r = run("warmup", "--types", "f32,q4_0", "-n", "2");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("tokens/s"), r.err());
+        Run bad = run("warmup", "--types", "nonsense");
+        assertEquals(1, bad.code(), bad.err());
+        assertTrue(bad.err().contains("unknown or unsupported weight type 'nonsense'"), bad.err());
+        assertEquals(2, run("warmup", "-n", "0").code());
+        assertFalse(run("--help").out().contains("warmup"), "hidden from the help");
+    }
+
+    @Test
     void verboseRunPrintsPlacementAndMemory() {
         String model = TestModels.stories260K().toString();
         Run r = run("run", "-m", model, "-p", "Once", "--temp", "0", "-n", "4", "-v", "-ctk", "q8_0", "-ctv", "q4_0", "-c", "64");
@@ -225,8 +255,9 @@ class CliTest {
     void aFallbackIsReportedInOneLineOrRefusedWithNoFallback() {
         assumeTrue(OpenClBackend.unavailableReason().isEmpty() && !OpenClBackend.devices().isEmpty(), "no OpenCL device here");
         String model = TestModels.stories260K().toString();
-        // -ngl -1 asks for everything; 3 MiB of device memory holds only part of it.
-        Run r = run("run", model, "Once", "--temp", "0", "-n", "4", "-t", "1", "--device", "opencl", "-ngl", "-1", "--device-memory", "3MiB");
+        // -ngl -1 asks for everything; 3 MiB of device memory holds only part of it (with -b 512's activations).
+        Run r = run("run", model, "Once", "--temp", "0", "-n", "4", "-t", "1", "-b", "512", "--device", "opencl", "-ngl", "-1",
+                "--device-memory", "3MiB");
         assertEquals(0, r.code(), r.err());
         List<String> report = r.err().lines().filter(l -> l.contains("offload:")).toList();
         assertEquals(1, report.size(), r.err());
@@ -234,7 +265,8 @@ class CliTest {
                 + "; loaded with [0-4] layers? on the device after \\d+ attempts"), report.getFirst());
         assertTrue(r.out().startsWith("Once"), r.out());
 
-        Run strict = run("run", model, "Once", "-n", "4", "-t", "1", "--device", "opencl", "-ngl", "-1", "--device-memory", "3MiB", "--no-fallback");
+        Run strict = run("run", model, "Once", "-n", "4", "-t", "1", "-b", "512", "--device", "opencl", "-ngl", "-1",
+                "--device-memory", "3MiB", "--no-fallback");
         assertEquals(1, strict.code(), strict.err());
         List<String> errors = strict.err().lines().filter(l -> l.startsWith("spillway: error: ")).toList();
         assertEquals(1, errors.size(), strict.err());

@@ -5,7 +5,10 @@ import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.tensor.GgmlType;
 import java.lang.foreign.Arena;
 
-/** One layer's K and V rows, off-heap in an arena that this handle owns and closes. */
+/**
+ * One layer's K and V rows, off-heap in an arena that this handle owns and closes. The rows come
+ * zeroed from {@link ZeroedMemory}: only the positions written cost resident memory.
+ */
 final class CpuKvCache implements KvCache {
     final CpuBackend owner;
     private final int contextSize;
@@ -24,8 +27,8 @@ final class CpuKvCache implements KvCache {
         long vBytes = contextSize * valueType.bytesFor(kvDim);
         this.arena = Arena.ofShared();
         try {
-            this.keys = new KvRows(keyType, arena.allocate(kBytes, 64), kvDim);
-            this.values = new KvRows(valueType, arena.allocate(vBytes, 64), kvDim);
+            this.keys = new KvRows(keyType, ZeroedMemory.allocate(arena, kBytes, 64), kvDim);
+            this.values = new KvRows(valueType, ZeroedMemory.allocate(arena, vBytes, 64), kvDim);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
