@@ -50,14 +50,16 @@ final class DeviceCheck {
                 SyntheticLlama.Spec spec = new SyntheticLlama.Spec(256, 2, 512, 4, 2, 300, 128, type, false, 11);
                 Path file = dir.resolve(spec.fileName());
                 SyntheticLlama.write(spec, file);
-                List<float[]> cpu = logits(file, ModelParams.defaults().withThreads(threads), GgmlType.F16);
+                // The CPU in floats (--exact): device kernels multiply the activations as they are.
+                ModelParams cpuOnly = ModelParams.defaults().withThreads(threads).withGpuLayers(0).withExact(true);
+                List<float[]> cpu = logits(file, cpuOnly, GgmlType.F16);
                 for (DeviceInfo d : devices) {
-                    ModelParams all = ModelParams.defaults().withThreads(threads).withGpuLayers(-1).withDevice(d.id());
+                    ModelParams all = cpuOnly.withGpuLayers(-1).withDevice(d.id());
                     results.add(print(out, new Result(d.id(), type + " all layers", error(cpu, logits(file, all, GgmlType.F16)))));
                     if (type == GgmlType.Q4_K) {
                         results.add(print(out, new Result(d.id(), type + " layer 1 only",
                                 error(cpu, logits(file, all.withGpuLayers(1), GgmlType.F16)))));
-                        List<float[]> cpuQ8 = logits(file, ModelParams.defaults().withThreads(threads), GgmlType.Q8_0);
+                        List<float[]> cpuQ8 = logits(file, cpuOnly, GgmlType.Q8_0);
                         results.add(print(out, new Result(d.id(), type + " Q8_0 KV cache", error(cpuQ8, logits(file, all, GgmlType.Q8_0)))));
                     }
                 }
