@@ -3,6 +3,7 @@ package dev.spillway.offload;
 import dev.spillway.offload.device.DeviceInfo;
 import dev.spillway.offload.device.DeviceRuntime;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * One device API (CUDA, HIP, OpenCL) as discovery and {@code Model.load} use it: what devices it
@@ -18,6 +19,15 @@ public interface DeviceApi {
      * devices, …). Absent libraries and drivers are reported, never thrown.
      */
     Listing list();
+
+    /**
+     * Why this API cannot have a GPU here, known without loading its library (no driver installed,
+     * or only drivers for the CPU), or empty when it may. Automatic device choice, which runs on
+     * every load, asks this first and skips the API; {@link #list()} still lists everything.
+     */
+    default Optional<String> noGpuReason() {
+        return Optional.empty();
+    }
 
     /**
      * Opens a runtime on device {@code index} of {@link #list()}; the caller owns and closes it.

@@ -104,6 +104,11 @@ public final class Devices {
         Objects.requireNonNull(request, "request");
         if (request.automatic()) {
             for (DeviceApi api : apis) {
+                Optional<String> noGpu = api.noGpuReason();
+                if (noGpu.isPresent()) {
+                    reasons.add(api.api() + ": " + noGpu.get());
+                    continue;
+                }
                 DeviceApi.Listing l = api.list();
                 if (l.devices().isEmpty()) {
                     reasons.add(api.api() + ": " + l.reason());
