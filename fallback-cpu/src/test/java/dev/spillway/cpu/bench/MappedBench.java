@@ -12,7 +12,13 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Random;
 
-/** Throwaway: Q4_0 mat-vec over a mapped file vs the same bytes as a native segment; args: mode (mapped|native|plain), pollute (true|false). */
+/**
+ * Q4_0 mat-vec over a mapped file against the same bytes as a native segment, and against a plain
+ * native view of the mapping (what {@code GgufFile} hands out); with {@code pollute}, the kernel's
+ * helpers first see a native segment, as they do in the engine (the K/V caches). Not a test; see
+ * fallback-cpu/README.md, "The mapped-weights penalty". Args: mode (mapped|native|plain), pollute
+ * (true|false). Writes a ~560 MB temporary file, deleted on exit.
+ */
 public final class MappedBench {
     public static void main(String[] args) throws Exception {
         String mode = args[0];
@@ -23,8 +29,9 @@ public final class MappedBench {
         for (int i = 0; i < values.length; i++) values[i] = (float) r.nextGaussian();
         MemorySegment q = Quants.quantize(GgmlType.Q4_0, values);
         long bytes = q.byteSize();
-        Path f = Path.of("/tmp/mapped-bench.bin");
-        if (!Files.exists(f) || Files.size(f) != bytes * copies) {
+        Path f = Files.createTempFile("spillway-mapped-bench", ".bin");
+        f.toFile().deleteOnExit();
+        {
             try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 for (int c = 0; c < copies; c++) ch.write(q.asByteBuffer());
             }
