@@ -240,7 +240,7 @@ class CliTest {
         assertTrue(err.contains("spillway: plan"), r.err());
         assertTrue(err.stream().anyMatch(l -> l.matches("0-4\\s+opencl:0\\s+5\\s.*")), "layer ranges: " + r.err());
         assertTrue(err.stream().anyMatch(l -> l.matches("opencl:0\\s.*\\syes")), "the device's estimate row: " + r.err());
-        assertTrue(err.contains("spillway: offload: 5 of 5 layers and the output head offloaded (5 + output on opencl:0)"), r.err());
+        assertTrue(err.contains("spillway: offload: all 5 layers and the output head on opencl:0"), r.err());
         assertTrue(err.stream().anyMatch(l -> l.matches("spillway: opencl:0: measured \\S+ \\S+, estimated \\S+ \\S+ \\([+-]\\d+\\.\\d %\\)")),
                 "measured beside estimated: " + r.err());
         assertEquals(1, err.stream().filter(l -> l.startsWith("layers ")).count(), "the plan table once (not also logged): " + r.err());

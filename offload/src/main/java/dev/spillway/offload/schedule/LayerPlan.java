@@ -96,17 +96,29 @@ public record LayerPlan(String request, int deviceUnits, List<Layer> layers, Lay
         return layers.size() - layersOn("cpu");
     }
 
-    /** E.g. {@code 15 of 22 layers and the output head on cuda:0}. */
+    /**
+     * E.g. {@code all 22 layers and the output head on cuda:0}, {@code 15 of 22 layers on cuda:0
+     * (layers 7-21); the output head on the cpu}, or {@code all 22 layers on the cpu}.
+     */
     public String summary() {
         if (devices.isEmpty() || deviceUnits == 0) {
             return "all " + layers.size() + " layers on the cpu";
         }
-        List<String> parts = new ArrayList<>();
+        List<String> where = new ArrayList<>();
         for (DevicePlan d : devices) {
-            parts.add(d.layerCount() + (d.output() ? " + output" : "") + " on " + d.id());
+            if (d.layerCount() > 0 || d.output()) {
+                where.add(devices.size() > 1 ? d.id() + " (" + d.layerCount() + (d.output() ? " + output" : "") + ")" : d.id());
+            }
         }
-        return deviceLayers() + " of " + layers.size() + " layers" + (output.backend().equals("cpu") ? "" : " and the output head")
-                + " offloaded (" + String.join(", ", parts) + ")";
+        boolean outputOnDevice = !output.backend().equals("cpu");
+        if (deviceLayers() == layers.size()) {
+            return "all " + layers.size() + " layers" + (outputOnDevice ? " and the output head" : "") + " on "
+                    + String.join(", ", where) + (outputOnDevice ? "" : "; the output head on the cpu");
+        }
+        int first = layers.size() - deviceLayers();
+        return deviceLayers() + " of " + layers.size() + " layers on " + String.join(", ", where)
+                + (deviceLayers() > 0 ? " (layers " + first + "-" + (layers.size() - 1) + ")" : "")
+                + "; the rest and the output head on the cpu";
     }
 
     /** The plan as a table: layer ranges per backend, then per device and the host the estimate, free memory, margin and fit. */
