@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.spillway.cpu.CpuBackend;
 import dev.spillway.engine.backend.Activations;
 import dev.spillway.engine.backend.AttentionShape;
 import dev.spillway.engine.backend.Backend;
@@ -20,9 +19,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -36,40 +32,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * the source within {@link DeviceOpsTest}'s tolerance for the type. Also the up-front reservation of
  * the device's RoPE scratch ({@link DeviceBackend#reserveScratch}).
  */
-class DeviceKvTransferTest {
-    static DeviceBackend device;
-    static CpuBackend cpu;
-    final List<AutoCloseable> handles = new ArrayList<>();
-
-    @BeforeAll
-    static void open() {
-        device = OpenClTestSupport.backend();
-        cpu = new CpuBackend(new CpuBackend.Options(1));
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            assertEquals(0, device.allocatedBytes(), "every handle of the transfer tests was closed");
-            device.close();
-        }
-        if (cpu != null) {
-            cpu.close();
-        }
-    }
-
-    @AfterEach
-    void closeHandles() throws Exception {
-        for (int i = handles.size() - 1; i >= 0; i--) {
-            handles.get(i).close();
-        }
-        handles.clear();
-    }
-
-    private <T extends AutoCloseable> T own(T h) {
-        handles.add(h);
-        return h;
-    }
+class DeviceKvTransferTest extends DeviceAndCpu {
 
     private Activations activations(Backend b, int rows, int cols, float[] data) {
         Activations a = own(b.allocateActivations(rows, cols));

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.spillway.cpu.CpuBackend;
 import dev.spillway.engine.backend.Activations;
 import dev.spillway.engine.backend.AttentionShape;
 import dev.spillway.engine.backend.Backend;
@@ -16,14 +15,10 @@ import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
-import dev.spillway.offload.device.DeviceBackend;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -38,35 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * quantization block) and 64, grouped-query attention, more keys than one attention tile (64), and
  * startPos &gt; 0. Tolerances are stated per op below.
  */
-class DeviceOpsTest {
-    static DeviceBackend device;
-    static CpuBackend cpu;
-    final List<AutoCloseable> handles = new ArrayList<>();
-
-    @BeforeAll
-    static void open() {
-        device = OpenClTestSupport.backend();
-        cpu = new CpuBackend(new CpuBackend.Options(1).withExact(true));   // the device multiplies unrounded activations
-    }
-
-    @AfterAll
-    static void close() {
-        if (device != null) {
-            assertEquals(0, device.allocatedBytes(), "every handle of the ops tests was closed");
-            device.close();
-        }
-        if (cpu != null) {
-            cpu.close();
-        }
-    }
-
-    @AfterEach
-    void closeHandles() throws Exception {
-        for (int i = handles.size() - 1; i >= 0; i--) {
-            handles.get(i).close();
-        }
-        handles.clear();
-    }
+class DeviceOpsTest extends DeviceAndCpu {
 
     /** The same activation matrix on both backends. */
     record Pair(Activations cpu, Activations dev) {
@@ -79,11 +46,6 @@ class DeviceOpsTest {
             device.write(p.dev, data, rows);
         }
         return p;
-    }
-
-    private <T extends AutoCloseable> T own(T h) {
-        handles.add(h);
-        return h;
     }
 
     private static float[] read(Backend b, Activations a, int rows) {
