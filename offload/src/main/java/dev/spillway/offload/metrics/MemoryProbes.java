@@ -69,6 +69,57 @@ public final class MemoryProbes {
         return new ProcessMemory();
     }
 
+    /**
+     * Several devices' probes read as one (a split over {@code opencl:0,opencl:1}, two GPUs): used and
+     * total bytes and power summed, the highest utilization; empty when any gives nothing. Closing it
+     * closes them.
+     */
+    public static MemoryProbe sum(List<MemoryProbe> probes) {
+        if (probes.size() == 1) {
+            return probes.getFirst();
+        }
+        List<MemoryProbe> all = List.copyOf(probes);
+        return new MemoryProbe() {
+            private String reason;
+
+            @Override
+            public String source() {
+                return String.join(" + ", all.stream().map(MemoryProbe::source).toList());
+            }
+
+            @Override
+            public java.util.Optional<Reading> read() {
+                long used = 0;
+                long total = 0;
+                double util = Double.NaN;
+                double power = Double.NaN;
+                for (MemoryProbe p : all) {
+                    java.util.Optional<Reading> r = p.read();
+                    if (r.isEmpty()) {
+                        reason = p.reason().orElse(p.source() + ": no reading");
+                        return r;
+                    }
+                    used += r.get().usedBytes();
+                    total += r.get().totalBytes();
+                    util = Double.isNaN(util) ? r.get().utilizationPercent() : Math.max(util, Double.isNaN(r.get().utilizationPercent()) ? util : r.get().utilizationPercent());
+                    power = Double.isNaN(power) ? r.get().powerWatts() : power + (Double.isNaN(r.get().powerWatts()) ? 0 : r.get().powerWatts());
+                }
+                reason = null;
+                return java.util.Optional.of(new Reading(used, total, util, power));
+            }
+
+            @Override
+            public java.util.Optional<String> reason() {
+                return java.util.Optional.ofNullable(reason);
+            }
+
+            @Override
+            public void close() {
+                all.forEach(MemoryProbe::close);
+            }
+        };
+    }
+
     /** A tool probe if a first reading works. */
     private static Availability<MemoryProbe> tool(MemoryProbe probe) {
         if (probe.read().isPresent()) {

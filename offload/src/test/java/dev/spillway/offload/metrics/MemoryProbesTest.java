@@ -84,4 +84,18 @@ class MemoryProbesTest {
             assertEquals("process rss", rss.source());
         }
     }
+
+    @Test
+    void severalDevicesReadAsOne() {
+        MemoryProbe a = new CounterProbe("a", () -> 10, 100);
+        MemoryProbe b = new CounterProbe("b", () -> 5, 50);
+        try (MemoryProbe both = MemoryProbes.sum(List.of(a, b))) {
+            assertEquals("a + b", both.source());
+            assertEquals(Reading.memory(15, 150), both.read().orElseThrow());
+        }
+        assertSame(a, MemoryProbes.sum(List.of(a)));
+        MemoryProbe broken = MemoryProbes.sum(List.of(a, new NoProbe("gone")));
+        assertTrue(broken.read().isEmpty());
+        assertEquals("gone", broken.reason().orElseThrow());
+    }
 }
