@@ -10,80 +10,24 @@ import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.TypeConversionException;
 
-/** Options that shape how a model is loaded and where its layers go, with llama.cpp's names. */
-final class ModelOptions {
+/**
+ * Options that shape how a model is loaded and where its layers go, with llama.cpp's names: {@code -ngl}
+ * and {@code -t} here, the rest in {@link LoadOptions} (which {@code bench} shares, taking lists for
+ * those two).
+ */
+final class ModelOptions extends LoadOptions {
     @Option(names = {"-ngl", "--n-gpu-layers", "--gpu-layers"}, paramLabel = "N|auto|all", converter = GpuLayersConverter.class,
             description = {"Layers to offload to the device(s): the last N; N above the layer count, -1 or all = every layer",
                     "and the output head; auto = as many as fit (after --fit-target); 0 = none. Default: auto."})
     int gpuLayers = ModelParams.AUTO;
 
-    @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE[,DEVICE...]", converter = DeviceConverter.class,
-            description = {"Device(s) for offloaded layers: cuda, hip or opencl, optionally :INDEX (e.g. cuda:1);",
-                    "a comma list splits the layers, e.g. opencl:0,opencl:1 (see -ts).",
-                    "Default: the best available GPU, CUDA or HIP before OpenCL (`spillway devices` lists them);",
-                    "OpenCL devices of kind cpu (PoCL) only when named."})
-    String device;
-
-    @Option(names = "--device-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,
-            description = {"Device memory Spillway may use on each device, e.g. 2GiB or 512MiB. Default: what the device reports.",
-                    "With no device present, `plan` answers what would fit on a device of SIZE."})
-    long deviceMemory = 0;
-
-    @Option(names = {"-ts", "--tensor-split"}, paramLabel = "SHARE[,SHARE...]", converter = TensorSplitConverter.class,
-            description = "Share of the offloaded layers per device, e.g. 3,1. Default: in proportion to free memory.")
-    TensorSplit tensorSplit = new TensorSplit(List.of());
-
-    @Option(names = "--max-memory", paramLabel = "SIZE", converter = ByteSize.Converter.class,
-            description = "Host memory Spillway may use. Default: what the OS reports available.")
-    long maxMemory = 0;
-
-    @Option(names = "--fit-target", paramLabel = "SIZE", converter = ByteSize.Converter.class,
-            description = "Memory -ngl auto leaves free on each device. Default: 5 %% of the device's budget, at most 256MiB.")
-    Long fitTarget;
-
-    @Option(names = "--no-fallback",
-            description = "Fail when a device runs out of memory instead of retrying with fewer layers or spilling to the CPU.")
-    boolean noFallback;
-
-    @Option(names = {"-np", "--parallel"}, paramLabel = "N",
-            description = "Contexts the plan reserves memory for. Default: ${DEFAULT-VALUE}.")
-    int parallel = 1;
-
     @Option(names = {"-t", "--threads"}, paramLabel = "N",
             description = "CPU threads (default: all ${sys:spillway.cores} cores).")
     int threads = 0;
 
-    @Option(names = "--no-mmap", description = "Read the model into memory instead of mapping it.")
-    boolean noMmap;
-
-    @Option(names = "--mlock", description = "Lock the model's pages in RAM (best effort).")
-    boolean mlock;
-
-    @Option(names = "--exact", description = {"Keep the CPU's matrix products in floating point.",
-            "By default, generation with Q8_0 weights quantizes each activation row to 8 bits and multiplies in integers, "
-                    + "as llama.cpp does (faster; results differ by the activations' rounding)."})
-    boolean exact;
-
-    static {
-        System.setProperty("spillway.cores", Integer.toString(Runtime.getRuntime().availableProcessors()));
-    }
-
     /** The load parameters, reserving device memory for {@code planned} ({@code parallel} of them). */
     ModelParams toParams(ContextParams planned) {
-        return ModelParams.defaults()
-                .withGpuLayers(gpuLayers)
-                .withDevice(device)
-                .withDeviceMemoryLimit(deviceMemory)
-                .withTensorSplit(tensorSplit.shares())
-                .withMaxMemory(maxMemory)
-                .withMargin(fitTarget == null ? -1 : fitTarget)
-                .withStrict(noFallback)
-                .withParallel(parallel)
-                .withPlannedContext(planned)
-                .withThreads(threads)
-                .withMmap(!noMmap)
-                .withMlock(mlock)
-                .withExact(exact);
+        return toParams(planned, gpuLayers, threads);
     }
 
     /** {@code auto}, {@code all}, {@code -1} or a non-negative count. */

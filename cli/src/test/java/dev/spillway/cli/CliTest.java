@@ -103,10 +103,13 @@ class CliTest {
         var results = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile());
         assertEquals(2, results.size());
         for (var result : results) {
-            assertTrue(result.get("tokensPerSecond").asDouble() > 0, result.toString());
-            assertEquals(1, result.get("threads").asInt());
+            assertTrue(result.get("avg_ts").asDouble() > 0, result.toString());
+            assertEquals(1, result.get("n_threads").asInt());
+            assertEquals(2, result.get("samples_ts").size());
         }
-        assertEquals("F32", results.get(0).get("type").asText());
+        assertEquals("F32", results.get(0).get("weightType").asText());
+        assertEquals("pp8", results.get(0).get("test").asText());
+        assertEquals(4, results.get(1).get("n_gen").asInt());
     }
 
     @Test
