@@ -63,7 +63,7 @@ final class WarmupCommand implements Callable<Integer> {
                 SyntheticLlama.write(specs.get(i), file);
                 // Greedy on most, sampled on one: both paths of the sampler.
                 String[] temp = i == 0 ? new String[] {"--seed", "1"} : new String[] {"--temp", "0"};
-                List<String> args = new ArrayList<>(List.of("run", file.toString(), PROMPT, "-n", Integer.toString(tokens)));
+                List<String> args = new ArrayList<>(List.of("run", file.toString(), PROMPT, "-n", Integer.toString(tokens), "-ngl", "0"));
                 args.addAll(List.of(temp));
                 int code = Main.execute(args.toArray(String[]::new), sink, err);
                 if (code != 0) {

@@ -95,7 +95,9 @@ public final class CpuBackend implements Backend {
             // Per thread: a decoded weight tile (TILE_ROWS x the widest row), attention scores (group x
             // context; 8 query heads per KV head covers common models; grown geometrically), the RoPE table.
             long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
-            return threads * perThread;
+            // The integer path's activations (QuantizedRow): a batch's rounded rows, one row's values and scales.
+            long quantized = 4L * maxTokens * widestRow + 2L * widestRow + 4L * (widestRow / 32);
+            return threads * perThread + quantized;
         }
     };
 

@@ -381,7 +381,7 @@ public final class Model implements AutoCloseable {
         ensureOpen();
         int planned = report.loaded().context().contextSize();
         if (params.contextSize() == 0 && planned < Context.shapeFor(llama.config().contextLength(), params).contextSize()) {
-            params = params.withContextSize(planned);   // auto shrank the context it chose, so that the layers fit
+            params = params.withContextSize(planned);   // the size the plan reserved: -c, or what auto shrank it to
         }
         Workspace.Shape shape = Context.shapeFor(llama.config().contextLength(), params);
         Spill spill = new Spill(llama, cpu, devices, this.params.strict());

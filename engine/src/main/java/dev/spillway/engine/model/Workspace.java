@@ -22,8 +22,12 @@ import java.util.function.Predicate;
  *
  * <p>What it allocates is listed once ({@link #layerBufferShapes}, {@link #outputBufferShapes}, one
  * KV cache per layer) and sized by each backend's {@link Sizing}; the memory estimator reads the
- * same lists through {@link #estimate}. When the scheduler spills a layer to another backend,
- * {@link #moveLayer} moves its cache rows there.
+ * same lists through {@link #estimate}. When the scheduler spills a layer to another backend, a
+ * {@link Move} takes its cache rows there.
+ *
+ * <p>Memory reports read a workspace from any thread without the model's lock (a memory listener
+ * may ask from inside an op); the bookkeeping they read, and every change to it, is guarded by the
+ * workspace's monitor.
  */
 public final class Workspace implements AutoCloseable {
 
@@ -252,7 +256,7 @@ public final class Workspace implements AutoCloseable {
     }
 
     /** Bytes of all KV caches. */
-    public long kvCacheBytes() {
+    public synchronized long kvCacheBytes() {
         long sum = 0;
         for (KvCache c : caches) {
             sum += c == null ? 0 : c.allocatedBytes();
@@ -261,7 +265,7 @@ public final class Workspace implements AutoCloseable {
     }
 
     /** Bytes of the KV caches on {@code backend}. */
-    public long kvCacheBytes(Backend backend) {
+    public synchronized long kvCacheBytes(Backend backend) {
         long sum = 0;
         for (int i = 0; i < caches.length; i++) {
             sum += caches[i] != null && cacheBackends[i] == backend ? caches[i].allocatedBytes() : 0;
@@ -270,7 +274,7 @@ public final class Workspace implements AutoCloseable {
     }
 
     /** Bytes of all activation buffers (every backend) plus host staging. */
-    public long activationBytes() {
+    public synchronized long activationBytes() {
         long sum = 4L * hostRows.length;
         for (Backend b : ownedBy.keySet()) {
             sum += activationBytes(b);
@@ -279,7 +283,7 @@ public final class Workspace implements AutoCloseable {
     }
 
     /** Bytes of the activation buffers on {@code backend}. */
-    public long activationBytes(Backend backend) {
+    public synchronized long activationBytes(Backend backend) {
         long sum = 0;
         for (AutoCloseable r : ownedBy.getOrDefault(backend, List.of())) {
             if (r instanceof Activations a) {
@@ -337,6 +341,12 @@ public final class Workspace implements AutoCloseable {
 
         /** Puts the new memory in use and frees what it replaces. Cannot fail for want of memory. */
         public void commit() {
+            synchronized (Workspace.this) {
+                commitLocked();
+            }
+        }
+
+        private void commitLocked() {
             if (done) {
                 return;
             }
@@ -359,6 +369,12 @@ public final class Workspace implements AutoCloseable {
 
         /** Frees the new memory; the workspace is as before. */
         public void abort() {
+            synchronized (Workspace.this) {
+                abortLocked();
+            }
+        }
+
+        private void abortLocked() {
             if (done) {
                 return;
             }
@@ -390,7 +406,7 @@ public final class Workspace implements AutoCloseable {
     }
 
     /** Frees the batch buffers of every backend that {@code placement} no longer runs a layer on. */
-    public void dropUnused(Placement placement) {
+    public synchronized void dropUnused(Placement placement) {
         Set<Backend> used = placement.backends();
         for (Backend b : List.copyOf(buffers.keySet())) {
             if (!placement.layerBackends().contains(b)) {
@@ -403,7 +419,7 @@ public final class Workspace implements AutoCloseable {
         ownedBy.keySet().removeIf(b -> !used.contains(b) && ownedBy.get(b).isEmpty());
     }
 
-    private void closeOwned(Throwable failure) {
+    private synchronized void closeOwned(Throwable failure) {
         List<AutoCloseable> all = new ArrayList<>();
         ownedBy.values().forEach(all::addAll);
         try {

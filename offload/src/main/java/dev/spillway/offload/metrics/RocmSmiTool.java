@@ -15,6 +15,7 @@ import java.util.Optional;
  * text before or instead of the JSON (e.g. {@code ERROR:root:Driver not initialized (amdgpu not found in modules)}).
  */
 public final class RocmSmiTool implements MemoryProbe {
+    private static final ObjectMapper JSON = new ObjectMapper();
     public static final String TOOL = "rocm-smi";
     static final String TOTAL = "VRAM Total Memory (B)";
     static final String USED = "VRAM Total Used Memory (B)";
@@ -68,7 +69,7 @@ public final class RocmSmiTool implements MemoryProbe {
         }
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(output.substring(start));
+            root = JSON.readTree(output.substring(start));
         } catch (JsonProcessingException e) {
             return new Parsed(Map.of(), TOOL + ": output is not JSON: " + e.getOriginalMessage());
         }

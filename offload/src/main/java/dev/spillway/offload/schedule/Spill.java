@@ -98,8 +98,8 @@ public final class Spill {
         }
         int toCpu = plan.stream().mapToInt(m -> m.layers().size()).sum();
         boolean outputToCpu = plan.stream().anyMatch(Planned::output);
-        checkHostFor(toCpu, outputToCpu);
-        checkHost(shape, p.layersOn(cpu) + toCpu, p.outputBackend() == cpu || outputToCpu);
+        // One check for both: the rows the open contexts bring along and the new context's share.
+        checkHost(shape, p.layersOn(cpu) + toCpu, p.outputBackend() == cpu || outputToCpu, broughtAlong(toCpu, outputToCpu));
         List<String> lines = new ArrayList<>();
         for (Planned m : plan) {
             lines.add(move(m.device(), m.layers(), m.output(), m.why()));
@@ -122,12 +122,12 @@ public final class Spill {
         Placement p = llama.placement();
         String why = "allocating the context failed (" + e.getMessage() + ")";
         if (p.outputBackend() == d) {
-            checkHostFor(0, true);
+            cpu.memory().check(broughtAlong(0, true), "the buffers of the open contexts' output heads, spilled from " + d.name());
             return move(d, List.of(), true, why);
         }
         for (int i = 0; i < p.layerBackends().size(); i++) {
             if (p.layer(i) == d) {
-                checkHostFor(1, false);
+                cpu.memory().check(broughtAlong(1, false), "the KV rows of the open contexts, spilled from " + d.name());
                 return move(d, List.of(i), false, why);
             }
         }
@@ -147,14 +147,14 @@ public final class Spill {
         return line;
     }
 
-    /** The host must hold what the open contexts bring along: KV rows of {@code layers} layers, and buffers. */
-    private void checkHostFor(int layers, boolean output) {
+    /** Host bytes the open contexts bring along when {@code layers} layers (and the output head, if {@code output}) move to the CPU. */
+    private long broughtAlong(int layers, boolean output) {
         LlamaConfig c = llama.config();
         boolean cpuHasLayers = llama.placement().layersOn(cpu) > 0;
         long bytes = 0;
         for (Workspace ws : llama.workspaces()) {
             Workspace.Shape s = ws.shape();
-            bytes += Workspace.estimate(cpu.sizing(), c, s, layers, output).kvCacheBytes();
+            bytes += Workspace.estimate(cpu.sizing(), c, s, layers, false).kvCacheBytes();
             if (!cpuHasLayers && layers > 0) {
                 bytes += Workspace.estimate(cpu.sizing(), c, s, 1, false).activationBytes();
             }
@@ -162,21 +162,20 @@ public final class Spill {
                 bytes += outputBufferBytes(cpu, s);
             }
         }
-        cpu.memory().check(bytes, "the KV rows and buffers of " + llama.workspaces().size()
-                + " open context(s) spilled from the device");
+        return bytes;
     }
 
     /** The host's share of a new context, with {@code layers} layers on the CPU, checked before anything is allocated. */
-    private void checkHost(Workspace.Shape shape, int layers, boolean output) {
+    private void checkHost(Workspace.Shape shape, int layers, boolean output, long broughtAlong) {
         LlamaConfig c = llama.config();
         Workspace.Estimate share = Workspace.estimate(cpu.sizing(), c, shape, layers, output);
         MemoryAccount host = cpu.memory();
         try {
-            host.check(share.total(), "a context of " + shape.contextSize() + " tokens (KV cache " + shape.keyType() + "/"
-                    + shape.valueType() + ", activations)");
+            host.check(share.total() + broughtAlong, "a context of " + shape.contextSize() + " tokens (KV cache " + shape.keyType() + "/"
+                    + shape.valueType() + ", activations)" + (broughtAlong > 0 ? " and the KV rows spilled with it" : ""));
         } catch (MemoryLimitException e) {
             long perToken = layers * cpu.sizing().kvBytes(1, c.kvDim(), shape.keyType(), shape.valueType());
-            long fit = perToken > 0 ? Math.max(0, (host.headroomBytes() - share.activationBytes()) / perToken) : 0;
+            long fit = perToken > 0 ? Math.max(0, (host.headroomBytes() - share.activationBytes() - broughtAlong) / perToken) : 0;
             String hint = perToken > 0 ? "; use a smaller -c (about " + fit + " tokens fit)" : "";
             throw new MemoryLimitException(e.backend(), e.what(), e.requestedBytes(), e.usedBytes(), e.budgetBytes(),
                     e.getMessage() + hint);
