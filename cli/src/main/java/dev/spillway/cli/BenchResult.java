@@ -56,7 +56,9 @@ record BenchResult(BenchPlan.Case benchCase, BenchPlan.Test test, String model, 
 
     /** What the charts get: measured = the device reading's peak less its before, or the process's resident-set peak. */
     BenchPoint point() {
-        long measured = external() ? memory.deltaBytes() : rss.peak() == null ? -1 : rss.peak().usedBytes();
+        // What the case added: the device's reading (or, without one, the process's resident set), peak minus before.
+        long measured = external() ? memory.deltaBytes() : rss.peak() == null || rss.before() == null ? -1
+                : rss.peak().usedBytes() - rss.before().usedBytes();
         return new BenchPoint(model, weightType, deviceLayers, test.prompt() > 0 ? "pp" : "tg", ts().mean(), estimatedBytes,
                 allocatedBytes, measured);
     }

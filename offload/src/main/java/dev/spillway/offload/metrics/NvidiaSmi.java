@@ -67,10 +67,12 @@ public final class NvidiaSmi implements MemoryProbe {
     public static Parsed parse(String output, int exitCode) {
         List<Reading> readings = new ArrayList<>();
         List<String> lines = output.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        List<String> other = new ArrayList<>();
         for (String line : lines) {
             String[] f = line.split(",", -1);
             if (f.length != 4) {
-                return Parsed.error(TOOL + ": " + firstLine(lines) + (exitCode != 0 ? " (exit " + exitCode + ")" : ""));
+                other.add(line);   // a warning the tool printed beside its readings (stderr is merged)
+                continue;
             }
             double used = number(f[0]);
             double total = number(f[1]);
@@ -80,7 +82,8 @@ public final class NvidiaSmi implements MemoryProbe {
             readings.add(new Reading((long) (used * MIB), (long) (total * MIB), number(f[2]), number(f[3])));
         }
         if (readings.isEmpty()) {
-            return Parsed.error(TOOL + ": " + (lines.isEmpty() ? "no output" : firstLine(lines)) + " (exit " + exitCode + ")");
+            return Parsed.error(TOOL + ": " + (lines.isEmpty() ? "no output" : firstLine(other.isEmpty() ? lines : other))
+                    + " (exit " + exitCode + ")");
         }
         if (exitCode != 0) {
             return Parsed.error(TOOL + ": exit " + exitCode + ": " + firstLine(lines));

@@ -51,6 +51,15 @@ class ToolOutputParsersTest {
         assertEquals(81559 * MIB, p.readings().get(3).totalBytes());
     }
 
+    /** A warning line beside the readings (stderr is merged into the output) does not lose them. */
+    @Test
+    void nvidiaSmiWarningsBesideReadingsAreSkipped() throws IOException {
+        String output = "WARNING: infoROM is corrupted at gpu 0000:01:00.0\n" + sample("nvidia-smi-1gpu.csv");
+        NvidiaSmi.Parsed p = NvidiaSmi.parse(output, 0);
+        assertNull(p.error());
+        assertEquals(List.of(new Reading(1234 * MIB, 24564 * MIB, 37, 71.52)), p.readings());
+    }
+
     @Test
     void nvidiaSmiNotAvailableFieldsAreNaN() throws IOException {
         Reading r = NvidiaSmi.parse(sample("nvidia-smi-na.csv"), 0).readings().getFirst();
