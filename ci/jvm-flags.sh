@@ -11,12 +11,12 @@
 SPILLWAY_JVM_FLAGS=(--add-modules=jdk.incubator.vector --enable-native-access=ALL-UNNAMED
   -XX:+UseSerialGC -Xmn24m -Xms48m)
 
-# The cache's stamp: what it was made from (the jar's size and time, the JDK's runtime image, the flags). The JVM
+# The cache's stamp: what it was made from (the jar's path, size and time, the JDK's runtime image, the flags). The JVM
 # checks the jar itself and ignores a cache that does not match it; the stamp makes the launcher
 # rebuild one instead of running without it from then on.
 spillway_aot_stamp() { # $1 = jar
   local jar=$1
-  printf '%s\n' "$(spillway_file_stamp "$jar")" "$JAVA_HOME $(spillway_file_stamp "$JAVA_HOME/lib/modules")" \
+  printf '%s\n' "$jar $(spillway_file_stamp "$jar")" "$JAVA_HOME $(spillway_file_stamp "$JAVA_HOME/lib/modules")" \
     "${SPILLWAY_JVM_FLAGS[*]}"
 }
 spillway_file_stamp() { # $1 = file; prints its size and modification time

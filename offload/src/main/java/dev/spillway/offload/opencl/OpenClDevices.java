@@ -18,15 +18,26 @@ public final class OpenClDevices implements DeviceApi {
     static final Path VENDORS = Path.of("/etc/OpenCL/vendors");
 
     private final Path vendors;
+    private final boolean extraDrivers;
 
     /** Drivers registered where the ICD loader looks for them ({@code OCL_ICD_VENDORS}, else /etc/OpenCL/vendors). */
     public OpenClDevices() {
-        this(Optional.ofNullable(System.getenv("OCL_ICD_VENDORS")).filter(v -> !v.isBlank()).map(Path::of).orElse(VENDORS));
+        this(Optional.ofNullable(System.getenv("OCL_ICD_VENDORS")).filter(v -> !v.isBlank()).map(Path::of).orElse(VENDORS),
+                System.getenv("OCL_ICD_FILENAMES") != null && !System.getenv("OCL_ICD_FILENAMES").isBlank());
     }
 
     /** Drivers registered in {@code vendors}: a folder of {@code .icd} files, or one such file. */
     public OpenClDevices(Path vendors) {
+        this(vendors, false);
+    }
+
+    /**
+     * @param extraDrivers whether drivers are also named elsewhere ({@code OCL_ICD_FILENAMES}): then
+     *                     the registered ones do not tell the whole story, and the loader decides
+     */
+    OpenClDevices(Path vendors, boolean extraDrivers) {
         this.vendors = vendors;
+        this.extraDrivers = extraDrivers;
     }
 
     /**
@@ -36,6 +47,9 @@ public final class OpenClDevices implements DeviceApi {
      */
     @Override
     public Optional<String> noGpuReason() {
+        if (extraDrivers) {
+            return Optional.empty();
+        }
         List<String> drivers = new ArrayList<>();
         try {
             List<Path> files;

@@ -33,6 +33,7 @@ class OpenClDriversTest {
         assertTrue(reason.isPresent());
         assertTrue(reason.get().contains("libpocl.so.2.10.0") && reason.get().contains("--device opencl"), reason.get());
         assertTrue(new OpenClDevices(dir.resolve("pocl.icd")).noGpuReason().isPresent(), "OCL_ICD_VENDORS may name one file");
+        assertEquals(Optional.empty(), new OpenClDevices(dir, true).noGpuReason(), "drivers named in OCL_ICD_FILENAMES: the loader decides");
     }
 
     @Test
