@@ -56,6 +56,23 @@ final class ManagementLibraryProbe implements MemoryProbe {
         };
     }
 
+    /**
+     * CUDA device {@code index}'s PCI bus id (e.g. {@code 00000000:01:00.0}), which nvidia-smi's
+     * {@code -i} takes: nvidia-smi numbers GPUs in PCI order, CUDA fastest first. Empty when CUDA
+     * cannot tell.
+     */
+    static java.util.Optional<String> cudaBusId(int index) {
+        if (Cuda.load() instanceof Availability.Available<Cuda> a) {
+            try {
+                a.api().init();
+                return java.util.Optional.of(a.api().pciBusId(a.api().device(index)));
+            } catch (NativeException e) {
+                return java.util.Optional.empty();
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
     /** ROCm SMI for HIP device {@code index}, or why not. */
     static Availability<MemoryProbe> rocmSmi(int index) {
         Hip hip;

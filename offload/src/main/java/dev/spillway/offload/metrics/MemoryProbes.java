@@ -25,9 +25,15 @@ public final class MemoryProbes {
      * @param rocmSmi  ROCm SMI for a HIP device index
      * @param commands how tools run
      */
-    record Sources(IntFunction<Availability<MemoryProbe>> nvml, IntFunction<Availability<MemoryProbe>> rocmSmi, CommandRunner commands) {
+    record Sources(IntFunction<Availability<MemoryProbe>> nvml, IntFunction<Availability<MemoryProbe>> rocmSmi, CommandRunner commands,
+                   IntFunction<java.util.Optional<String>> cudaBusId) {
+        Sources(IntFunction<Availability<MemoryProbe>> nvml, IntFunction<Availability<MemoryProbe>> rocmSmi, CommandRunner commands) {
+            this(nvml, rocmSmi, commands, index -> java.util.Optional.empty());
+        }
+
         static Sources system() {
-            return new Sources(ManagementLibraryProbe::nvml, ManagementLibraryProbe::rocmSmi, CommandRunner.system(TOOL_TIMEOUT));
+            return new Sources(ManagementLibraryProbe::nvml, ManagementLibraryProbe::rocmSmi, CommandRunner.system(TOOL_TIMEOUT),
+                    ManagementLibraryProbe::cudaBusId);
         }
     }
 
@@ -47,7 +53,9 @@ public final class MemoryProbes {
         switch (device.api()) {
             case "cuda" -> {
                 MemoryProbe p = first(tried, () -> sources.nvml().apply(device.index()),
-                        () -> tool(new NvidiaSmi(sources.commands(), Integer.toString(device.index()))));
+                        // -i by PCI bus id where CUDA tells it: nvidia-smi's indices follow PCI order, CUDA's need not.
+                        () -> tool(new NvidiaSmi(sources.commands(),
+                                sources.cudaBusId().apply(device.index()).orElse(Integer.toString(device.index())))));
                 if (p != null) {
                     return p;
                 }

@@ -43,6 +43,17 @@ class MemoryProbesTest {
         assertEquals(3, p.read().orElseThrow().utilizationPercent());
     }
 
+    /** nvidia-smi numbers GPUs in PCI order: the device is named by CUDA's PCI bus id where CUDA gives one. */
+    @Test
+    void nvidiaSmiIsAskedForTheCudaDevicesBusId() {
+        MemoryProbe p = MemoryProbes.forDevice(CUDA, new MemoryProbes.Sources(i -> new Availability.Unavailable<>("nvml: missing"),
+                i -> new Availability.Unavailable<>("unused"), tools("1, 2, 3, 4\n", null),
+                i -> java.util.Optional.of("00000000:41:00.0")));
+        assertEquals("nvidia-smi -i 00000000:41:00.0", p.source());
+        p.read();
+        assertTrue(commands.getLast().containsAll(List.of("-i", "00000000:41:00.0")), commands.toString());
+    }
+
     @Test
     void noneWithBothReasons() {
         MemoryProbe p = MemoryProbes.forDevice(CUDA, new MemoryProbes.Sources(i -> new Availability.Unavailable<>("nvml: libnvidia-ml.so.1 not found"),
