@@ -188,6 +188,35 @@ class ModelLifecycleTest {
         }
     }
 
+    /**
+     * Repacking (the default): the plan counts the CPU's packed Q4_0 copies as host weights, the
+     * same bytes the host budget then holds for them (the stories260K Q4_0 copy: q, k, v, o and the
+     * output head pack; gate and up have 172 rows, not whole groups, and stay views); with
+     * --no-repack both are zero.
+     */
+    @Test
+    void packedCopiesAreCountedInThePlanAndTheHostBudget(@TempDir Path tmp) throws Exception {
+        Path q4 = TestModels.stories260K(GgmlType.Q4_0, tmp);
+        long packable = 0;
+        try (dev.spillway.engine.gguf.GgufFile f = dev.spillway.engine.gguf.GgufFile.open(q4)) {
+            for (var t : f.tensors()) {
+                boolean matrix = t.type() == GgmlType.Q4_0 && !t.name().equals("token_embd.weight");
+                long rows = t.dims() < 2 ? 1 : t.shape()[1];
+                packable += matrix && dev.spillway.cpu.kernel.PackedQ4_0.packable(t.type(), rows, t.shape()[0]) ? t.byteSize() : 0;
+            }
+        }
+        assertTrue(packable > 0);
+        ModelParams params = ModelParams.defaults().withThreads(1).withGpuLayers(0);
+        try (Model model = Model.load(q4, params)) {
+            assertEquals(packable, model.plan().host().estimate().weightBytes(), "the plan");
+            assertEquals(packable, model.memoryInfo().pool("host").weightBytes(), "what the host holds");
+        }
+        try (Model model = Model.load(q4, params.withRepack(false))) {
+            assertEquals(0, model.plan().host().estimate().weightBytes());
+            assertEquals(0, model.memoryInfo().pool("host").weightBytes());
+        }
+    }
+
     @Test
     void tokenIdsOutsideTheVocabularyAreRejected() throws Exception {
         try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));

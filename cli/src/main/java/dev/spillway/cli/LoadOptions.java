@@ -53,6 +53,11 @@ class LoadOptions {
                     + "as llama.cpp does (faster; results differ by the activations' rounding)."})
     boolean exact;
 
+    @Option(names = {"-nr", "--no-repack"}, description = {"Keep the CPU's Q4_0 weights as views of the file.",
+            "By default they are copied at load time into a row-interleaved layout that the integer kernel reads about "
+                    + "twice as fast, for host memory the size of those tensors (counted in the plan)."})
+    boolean noRepack;
+
     static {
         System.setProperty("spillway.cores", Integer.toString(Runtime.getRuntime().availableProcessors()));
     }
@@ -72,6 +77,7 @@ class LoadOptions {
                 .withThreads(threads)
                 .withMmap(!noMmap)
                 .withMlock(mlock)
-                .withExact(exact);
+                .withExact(exact)
+                .withRepack(!noRepack);
     }
 }

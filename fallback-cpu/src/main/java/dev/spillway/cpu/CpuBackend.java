@@ -5,6 +5,7 @@ import dev.spillway.cpu.kernel.KvRows;
 import dev.spillway.cpu.kernel.MatMat;
 import dev.spillway.cpu.kernel.MatVec;
 import dev.spillway.cpu.kernel.MatVecQ8;
+import dev.spillway.cpu.kernel.PackedQ4_0;
 import dev.spillway.cpu.kernel.RopeTable;
 import dev.spillway.cpu.kernel.Simd;
 import dev.spillway.cpu.kernel.VectorOps;
@@ -22,6 +23,9 @@ import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.Set;
@@ -41,13 +45,18 @@ public final class CpuBackend implements Backend {
     /**
      * @param threads threads that run an op, the caller included (so {@code threads - 1} workers are started)
      * @param memory  the host budget every allocation of this backend is counted in (KV caches,
-     *                activations, scratch); weights are views of the file and cost nothing here
+     *                activations, scratch, packed weights); other weights are views of the file and
+     *                cost nothing here
      * @param exact   keep every matrix product in floating point on the activations as they are;
-     *                otherwise products with Q8_0 weights round the activations to 8-bit blocks, as
-     *                llama.cpp does: one token takes the integer path ({@link MatVecQ8}), a batch
-     *                multiplies the same rounded activations in floats
+     *                otherwise products with Q8_0 and packed Q4_0 weights round the activations to
+     *                8-bit blocks, as llama.cpp does: one token takes the integer path
+     *                ({@link MatVecQ8}, {@link PackedQ4_0}), a batch multiplies the same rounded
+     *                activations in floats
+     * @param repack  copy Q4_0 weights whose rows come in whole groups into {@link PackedQ4_0}'s
+     *                layout at load time (memory this backend owns and counts, instead of a view of
+     *                the file); ignored when {@code exact}, whose float kernels read the file's layout
      */
-    public record Options(int threads, MemoryAccount memory, boolean exact) {
+    public record Options(int threads, MemoryAccount memory, boolean exact, boolean repack) {
         public Options {
             if (threads < 1) {
                 throw new IllegalArgumentException("cpu backend threads must be >= 1, got " + threads);
@@ -55,18 +64,22 @@ public final class CpuBackend implements Backend {
             Objects.requireNonNull(memory, "memory");
         }
 
-        /** {@code threads} threads, allocations counted in an unlimited, unwatched account, the integer path on. */
+        /** {@code threads} threads, allocations counted in an unlimited, unwatched account, the integer path and repacking on. */
         public Options(int threads) {
-            this(threads, MemoryAccount.unlimited("host"), false);
+            this(threads, MemoryAccount.unlimited("host"), false, true);
         }
 
-        /** The integer path on. */
+        /** The integer path and repacking on. */
         public Options(int threads, MemoryAccount memory) {
-            this(threads, memory, false);
+            this(threads, memory, false, true);
         }
 
         public Options withExact(boolean value) {
-            return new Options(threads, memory, value);
+            return new Options(threads, memory, value, repack);
+        }
+
+        public Options withRepack(boolean value) {
+            return new Options(threads, memory, exact, value);
         }
 
         /** One thread per available processor. */
@@ -75,31 +88,52 @@ public final class CpuBackend implements Backend {
         }
 
         public Options withMemory(MemoryAccount account) {
-            return new Options(threads, account, exact);
+            return new Options(threads, account, exact, repack);
+        }
+
+        /** Whether Q4_0 weights get packed: repacking asked for, and the integer path on. */
+        public boolean packs() {
+            return repack && !exact;
+        }
+
+        /** What a backend with these options allocates. */
+        public Sizing sizing() {
+            return CpuBackend.sizing(packs());
         }
     }
 
     /**
-     * What the CPU backend allocates: nothing for weights (zero-copy views of the file), K/V caches
-     * off-heap and activations on the heap at their exact sizes, and per thread scratch that grows
-     * with the widest matrix and the longest attention (estimated here for the widest common shapes).
+     * What the CPU backend allocates without repacking: nothing for weights (zero-copy views of the
+     * file), K/V caches off-heap and activations on the heap at their exact sizes, and per thread
+     * scratch that grows with the widest matrix and the longest attention (estimated here for the
+     * widest common shapes).
      */
-    public static final Sizing SIZING = new Sizing() {
-        @Override
-        public long weightBytes(GgmlType type, long rows, long cols) {
-            return 0;
-        }
+    public static final Sizing SIZING = sizing(false);
 
-        @Override
-        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow) {
-            // Per thread: a decoded weight tile (TILE_ROWS x the widest row), attention scores (group x
-            // context; 8 query heads per KV head covers common models; grown geometrically), the RoPE table.
-            long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
-            // The integer path's activations (QuantizedRow): a batch's rounded rows, one row's values and scales.
-            long quantized = 4L * maxTokens * widestRow + 2L * widestRow + 4L * (widestRow / 32);
-            return threads * perThread + quantized;
-        }
-    };
+    /**
+     * {@link #SIZING}, or with {@code packs} what repacking adds: packed Q4_0 weights at their file
+     * size ({@link PackedQ4_0#bytes}), and a batch's activations in the packed mat-mat's form.
+     */
+    public static Sizing sizing(boolean packs) {
+        return new Sizing() {
+            @Override
+            public long weightBytes(GgmlType type, long rows, long cols) {
+                return packs && PackedQ4_0.packable(type, rows, cols) ? PackedQ4_0.bytes(rows, cols) : 0;
+            }
+
+            @Override
+            public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow) {
+                // Per thread: a decoded weight tile (TILE_ROWS x the widest row), attention scores (group x
+                // context; 8 query heads per KV head covers common models; grown geometrically), the RoPE table.
+                long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
+                // The integer path's activations (QuantizedRow): a batch's rounded rows, one row's arrays,
+                // and with packing a batch's rows for the packed mat-mat.
+                long quantized = 4L * maxTokens * widestRow + QuantizedRow.bytes(widestRow)
+                        + (packs ? QuantizedRow.batchBytes(maxTokens, widestRow) : 0);
+                return threads * perThread + quantized;
+            }
+        };
+    }
 
     /** Every computable weight type and every cache type: the CPU has kernels for all of them. */
     private static final Set<GgmlType> MATMUL_TYPES = GgmlType.computableTypes();
@@ -113,6 +147,8 @@ public final class CpuBackend implements Backend {
     private static final int MATVEC_ITEMS_PER_THREAD = 4;
     /** The shortest mat-vec work item, in rows. */
     private static final int MATVEC_MIN_ROWS = 64;
+    /** Bytes of the file read per step when packing a tensor (the read buffer's size, at most). */
+    private static final long PACK_CHUNK_BYTES = 4L << 20;
     /** Output rows per work item of a mat-mat: one decoded tile. */
     private static final int MATMAT_CHUNK_ROWS = MatMat.TILE_ROWS;
     /** Elements per work item of element-wise ops; smaller ops run on the calling thread alone. */
@@ -130,6 +166,7 @@ public final class CpuBackend implements Backend {
 
     // One reusable task per op kind (ops are serialized): nothing is allocated per dispatch.
     private final MatmulTask matmulTask = new MatmulTask();
+    private final PackTask packTask = new PackTask();
     private final AttentionTask attentionTask = new AttentionTask();
     private final RowTask rowTask = new RowTask();
     private final ElementwiseTask elementwiseTask = new ElementwiseTask();
@@ -147,7 +184,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public Sizing sizing() {
-        return SIZING;
+        return options.sizing();
     }
 
     @Override
@@ -177,11 +214,65 @@ public final class CpuBackend implements Backend {
         lock.lock();
         try {
             checkOpen();
-            CpuWeight w = new CpuWeight(this, tensor);
+            CpuWeight w = options.packs() && PackedQ4_0.packable(tensor.type(), tensor.rows(), tensor.cols())
+                    ? packed(tensor) : new CpuWeight(this, tensor);
             liveHandles++;
             return w;
         } finally {
             lock.unlock();
+        }
+    }
+
+    /**
+     * A copy of a Q4_0 tensor in {@link PackedQ4_0}'s layout, counted in this backend's memory. The
+     * bytes are read from the file when the tensor says where it lies ({@link TensorView#file}), a
+     * chunk at a time: faulting in the mapping instead would keep those pages resident beside the
+     * copy for as long as the file stays mapped. Every thread packs.
+     */
+    private CpuWeight packed(TensorView tensor) {
+        long bytes = PackedQ4_0.bytes(tensor.rows(), tensor.cols());
+        String what = "packed weight " + tensor.name() + " (" + tensor.rows() + ", " + tensor.cols() + ") Q4_0";
+        long groupBytes = PackedQ4_0.G * tensor.rowBytes();
+        int groups = tensor.rows() / PackedQ4_0.G;
+        int chunkGroups = (int) Math.max(1, Math.min(groups, PACK_CHUNK_BYTES / groupBytes));
+        long chunkBytes = tensor.file() == null ? 0 : chunkGroups * groupBytes;
+        options.memory().reserve(bytes + chunkBytes, what + " and its read buffer");
+        Arena arena = Arena.ofShared();
+        try (Arena staging = Arena.ofShared()) {   // read by the workers
+            MemorySegment dst = arena.allocate(bytes, 64);
+            MemorySegment chunk = tensor.file() == null ? null : staging.allocate(chunkBytes, 64);
+            packTask.dst = dst;
+            packTask.cols = tensor.cols();
+            for (int g0 = 0; g0 < groups; g0 += chunkGroups) {
+                int g1 = Math.min(groups, g0 + chunkGroups);
+                if (chunk != null) {
+                    tensor.copyTo(g0 * groupBytes, chunk.asSlice(0, (g1 - g0) * groupBytes));
+                }
+                packTask.src = chunk != null ? chunk : tensor.data();
+                packTask.srcFirstGroup = chunk != null ? g0 : 0;
+                packTask.g0 = g0;
+                packTask.g1 = g1;
+                dispatch(packTask, (g1 - g0 + PackTask.GROUPS - 1) / PackTask.GROUPS);
+            }
+            CpuWeight w = new CpuWeight(this, tensor, arena, dst);
+            allocated.addAndGet(bytes);
+            options.memory().release(chunkBytes);
+            return w;
+        } catch (IOException e) {
+            arena.close();
+            options.memory().release(bytes + chunkBytes);
+            throw new UncheckedIOException("cpu backend: reading " + tensor.name() + " to repack it: " + e.getMessage(), e);
+        } catch (OutOfMemoryError | RuntimeException e) {
+            arena.close();
+            options.memory().release(bytes + chunkBytes);
+            if (e instanceof OutOfMemoryError) {
+                throw new BackendMemoryException(name(), bytes, allocated.get(), what,
+                        "cpu backend: cannot allocate " + bytes + " bytes of " + what, e);
+            }
+            throw e;
+        } finally {
+            packTask.src = null;
+            packTask.dst = null;
         }
     }
 
@@ -276,6 +367,12 @@ public final class CpuBackend implements Backend {
         try {
             if (!w.closed) {
                 w.closed = true;
+                w.free();
+                long bytes = w.allocatedBytes();
+                if (bytes > 0) {
+                    allocated.addAndGet(-bytes);
+                    options.memory().release(bytes);
+                }
                 handleGone();
             }
         } finally {
@@ -381,11 +478,15 @@ public final class CpuBackend implements Backend {
             }
             OpChecks.matmul(o, i, wt, nTokens);
             MatmulTask t = matmulTask;
-            boolean integerPath = !options.exact() && MatVecQ8.supports(wt.type);
+            boolean integerPath = !options.exact() && (MatVecQ8.supports(wt.type) || wt.packed != null);
             t.quantized = integerPath && nTokens == 1;
             t.x = i.data;
-            if (t.quantized) {
+            if (t.quantized && wt.packed != null) {
+                quantizedRow.quantizePairs(i.data, wt.cols);
+            } else if (t.quantized) {
                 quantizedRow.quantize(i.data, wt.cols);
+            } else if (wt.packed != null && nTokens > 1) {
+                quantizedRow.quantizeBatch(i.data, nTokens, wt.cols);   // the same rounding, the same integer kernel
             } else if (integerPath && nTokens > 1) {
                 quantizedRow.round(i.data, nTokens, wt.cols);   // the same activations the integer mat-vec sees
                 t.x = quantizedRow.rounded;
@@ -404,7 +505,8 @@ public final class CpuBackend implements Backend {
     /** Rows per mat-vec work item: {@value #MATVEC_ITEMS_PER_THREAD} items per thread, at least {@value #MATVEC_MIN_ROWS} rows. */
     private int matVecRows(int rows) {
         int items = MATVEC_ITEMS_PER_THREAD * options.threads();
-        return Math.max(MATVEC_MIN_ROWS, (rows + items - 1) / items);
+        int perItem = Math.max(MATVEC_MIN_ROWS, (rows + items - 1) / items);
+        return (perItem + PackedQ4_0.G - 1) / PackedQ4_0.G * PackedQ4_0.G;   // whole row groups, for packed weights
     }
 
     @Override
@@ -592,13 +694,18 @@ public final class CpuBackend implements Backend {
         public void run(int item, int worker) {
             int r0 = item * chunk;
             int r1 = Math.min(w.rows, r0 + chunk);
-            if (quantized) {
+            if (quantized && w.packed != null) {
+                PackedQ4_0.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.sums8, quantizedRow.scales, 0, out, 0, r0, r1);
+            } else if (quantized) {
                 MatVecQ8.matVec(w.type, w.data, w.rowBytes, w.cols, quantizedRow.values, quantizedRow.scales, out, 0, r0, r1);
             } else if (n == 1) {
                 MatVec.matVec(w.type, w.data, w.rowBytes, w.cols, x, 0, out, 0, r0, r1);
+            } else if (w.packed != null) {
+                PackedQ4_0.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchSums8, quantizedRow.batchScales,
+                        out, w.rows, r0, r1);
             } else {
                 float[] tile = scratch.get(worker, Scratch.TILE, MatMat.scratchFloats(w.cols));
-                MatMat.matMat(w.type, w.data, w.rowBytes, w.cols, x, n, out, w.rows, r0, r1, tile);
+                MatMat.matMat(w.type, w.data, w.rowBytes, w.cols, x, n, out, w.rows, r0, r1, 0, tile);
             }
         }
 
@@ -606,6 +713,22 @@ public final class CpuBackend implements Backend {
             w = null;
             x = null;
             out = null;
+        }
+    }
+
+    /** Packs row groups {@code [g0, g1)} of a Q4_0 tensor ({@link PackedQ4_0#pack}); item = {@value #GROUPS} groups. */
+    private static final class PackTask implements WorkerPool.Body {
+        static final int GROUPS = 8;
+        MemorySegment src;   // the tensor's rows in the file's layout from group srcFirstGroup on
+        int srcFirstGroup;
+        MemorySegment dst;   // the whole packed tensor
+        int cols;
+        int g0, g1;
+
+        @Override
+        public void run(int item, int worker) {
+            int from = g0 + item * GROUPS;
+            PackedQ4_0.pack(src, srcFirstGroup, cols, dst, from, Math.min(g1, from + GROUPS));
         }
     }
 

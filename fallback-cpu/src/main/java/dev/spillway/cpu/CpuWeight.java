@@ -3,9 +3,15 @@ package dev.spillway.cpu;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
+import dev.spillway.cpu.kernel.PackedQ4_0;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-/** A zero-copy view of a weight tensor's bytes (usually a slice of the mapped GGUF file). */
+/**
+ * A weight tensor: a zero-copy view of its bytes (usually a slice of the mapped GGUF file), or, for
+ * Q4_0 tensors the backend repacks, its own copy in {@link PackedQ4_0}'s row-group layout, held by
+ * this weight's arena and freed when the weight is closed.
+ */
 final class CpuWeight implements Weight {
     final CpuBackend owner;
     private final String name;
@@ -13,17 +19,33 @@ final class CpuWeight implements Weight {
     final int rows;
     final int cols;
     final long rowBytes;
-    final MemorySegment data; // (rows, cols) in type's block format, rowBytes per row
+    final MemorySegment data; // (rows, cols) in type's block format, rowBytes per row; null once packed
+    final MemorySegment packed; // (rows / G, cols / 32, 18 G) PackedQ4_0 groups, or null
+    private final Arena packedArena; // owns packed; null when not packed
     volatile boolean closed;
 
     CpuWeight(CpuBackend owner, TensorView tensor) {
+        this(owner, tensor, null, null);
+    }
+
+    /** A packed copy: {@code packed} is already filled, and {@code arena} (its only owner) closes with this weight. */
+    CpuWeight(CpuBackend owner, TensorView tensor, Arena arena, MemorySegment packed) {
         this.owner = owner;
         this.name = tensor.name();
         this.type = tensor.type();
         this.rows = tensor.rows();
         this.cols = tensor.cols();
         this.rowBytes = tensor.rowBytes();
-        this.data = tensor.data();
+        this.data = packed == null ? tensor.data() : null;
+        this.packed = packed;
+        this.packedArena = arena;
+    }
+
+    /** Frees the packed copy (the backend calls this once, under its lock). */
+    void free() {
+        if (packedArena != null) {
+            packedArena.close();
+        }
     }
 
     @Override
@@ -48,7 +70,7 @@ final class CpuWeight implements Weight {
 
     @Override
     public long allocatedBytes() {
-        return 0;
+        return packed == null ? 0 : packed.byteSize();
     }
 
     @Override
@@ -58,6 +80,6 @@ final class CpuWeight implements Weight {
 
     @Override
     public String toString() {
-        return "cpu weight " + name + " " + type + " (" + rows + ", " + cols + ")";
+        return "cpu weight " + name + " " + type + " (" + rows + ", " + cols + ")" + (packed == null ? "" : " packed");
     }
 }

@@ -1,6 +1,7 @@
 package dev.spillway.cpu;
 
 import dev.spillway.cpu.kernel.MatVecQ8;
+import dev.spillway.cpu.kernel.PackedQ4_0;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.tensor.Quants;
@@ -18,7 +19,12 @@ import java.util.concurrent.atomic.AtomicLong;
 final class QuantizedRow {
     short[] values = new short[0];   // (cols) the 8-bit values, widened
     float[] scales = new float[0];   // (cols / 32) one per block
+    int[] pairs = new int[0];        // (cols / 2) the values two per int, for packed Q4_0 (PackedQ4_0.pairs)
+    int[] sums8 = new int[0];        // (cols / 32) 8 * each block's sum, for packed Q4_0
     float[] rounded = new float[0];  // (n, cols) a batch's rows, rounded to 8 bits per block and back
+    int[] batchPairs = new int[0];     // (n, cols / 2) a batch's rows for the packed Q4_0 mat-mat
+    int[] batchSums8 = new int[0];     // (n, cols / 32)
+    float[] batchScales = new float[0]; // (n, cols / 32)
     private final AtomicLong allocated;
     private final MemoryAccount memory;
 
@@ -33,6 +39,51 @@ final class QuantizedRow {
             grow(cols);
         }
         MatVecQ8.quantize(x, 0, cols, values, scales);
+    }
+
+    /** Quantizes {@code x[0..cols)} and forms the packed Q4_0 kernel's pairs and block sums. */
+    void quantizePairs(float[] x, int cols) {
+        quantize(x, cols);
+        PackedQ4_0.pairs(values, cols, pairs, sums8, 0);
+    }
+
+    /** Rows {@code x[0 .. n*cols)} quantized for the packed Q4_0 mat-mat: {@link #batchPairs}, {@link #batchSums8}, {@link #batchScales}. */
+    void quantizeBatch(float[] x, int n, int cols) {
+        if (values.length < cols) {
+            grow(cols);
+        }
+        if (batchPairs.length < n * (cols / 2)) {
+            growBatch(n, cols);
+        }
+        int blocks = cols / Quants.QK;
+        for (int t = 0; t < n; t++) {
+            MatVecQ8.quantize(x, t * cols, cols, values, scales);
+            System.arraycopy(scales, 0, batchScales, t * blocks, blocks);
+            PackedQ4_0.pairs(values, cols, batchPairs, batchSums8, t);
+        }
+    }
+
+    private void growBatch(int n, int cols) {
+        int blocks = n * (cols / Quants.QK);
+        long bytes = batchBytes(n, cols) - (4L * batchPairs.length + 8L * batchSums8.length);
+        memory.reserve(bytes, "cpu quantized activation rows (" + n + ", " + cols + ")");
+        try {
+            int[] p = new int[n * (cols / 2)];
+            int[] s8 = new int[blocks];
+            float[] d = new float[blocks];
+            batchPairs = p;
+            batchSums8 = s8;
+            batchScales = d;
+        } catch (OutOfMemoryError e) {
+            memory.release(bytes);
+            throw new BackendMemoryException("cpu", bytes, allocated.get(), "cpu scratch", "cpu backend: no heap for quantized rows", e);
+        }
+        allocated.addAndGet(bytes);
+    }
+
+    /** Bytes of a batch's arrays for the packed Q4_0 mat-mat: pairs, block sums and scales. */
+    static long batchBytes(int n, int cols) {
+        return 4L * n * (cols / 2) + 8L * n * (cols / Quants.QK);
     }
 
     /** Rows {@code x[0 .. n*cols)} rounded to 8-bit blocks and back, into {@link #rounded}. */
@@ -69,8 +120,12 @@ final class QuantizedRow {
         try {
             short[] v = new short[cols];
             float[] d = new float[cols / Quants.QK];
+            int[] p = new int[cols / 2];
+            int[] s8 = new int[cols / Quants.QK];
             values = v;
             scales = d;
+            pairs = p;
+            sums8 = s8;
         } catch (OutOfMemoryError e) {
             memory.release(bytes);
             throw new BackendMemoryException("cpu", bytes, allocated.get(), "cpu scratch", "cpu backend: no heap for a quantized row", e);
@@ -80,17 +135,23 @@ final class QuantizedRow {
 
     /** Drops the row (the backend's last handle went). */
     void release() {
-        long bytes = bytes(values.length) + 4L * rounded.length;
+        long bytes = bytes(values.length) + 4L * rounded.length + 4L * batchPairs.length + 8L * batchSums8.length;
         if (bytes > 0) {
             allocated.addAndGet(-bytes);
             memory.release(bytes);
             values = new short[0];
             scales = new float[0];
+            pairs = new int[0];
+            sums8 = new int[0];
             rounded = new float[0];
+            batchPairs = new int[0];
+            batchSums8 = new int[0];
+            batchScales = new float[0];
         }
     }
 
-    private static long bytes(int cols) {
-        return 2L * cols + 4L * (cols / Quants.QK);
+    /** Bytes of one row's arrays: values, scales, pairs and block sums. */
+    static long bytes(int cols) {
+        return 2L * cols + 4L * (cols / Quants.QK) + 4L * (cols / 2) + 4L * (cols / Quants.QK);
     }
 }

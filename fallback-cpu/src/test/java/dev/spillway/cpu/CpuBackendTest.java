@@ -9,17 +9,22 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.spillway.cpu.kernel.KvRows;
 import dev.spillway.cpu.kernel.MatMat;
 import dev.spillway.cpu.kernel.MatVecQ8;
+import dev.spillway.cpu.kernel.PackedQ4_0;
 import dev.spillway.cpu.kernel.ScalarReference;
 import dev.spillway.cpu.kernel.TestData;
 import dev.spillway.engine.backend.Activations;
+import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.backend.AttentionShape;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
 import dev.spillway.engine.backend.RopeSpec;
 import dev.spillway.engine.backend.Weight;
+import dev.spillway.engine.memory.MemoryAccount;
+import dev.spillway.engine.memory.MemoryMonitor;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Random;
@@ -133,7 +138,7 @@ class CpuBackendTest {
                     b.matmul(out, in, wt, 2);
                     float[] rows2 = exact ? x : rounded(x, 2, cols);
                     float[] batch = new float[2 * rows];
-                    MatMat.matMat(GgmlType.Q8_0, w.data(), w.rowBytes(), cols, rows2, 2, batch, rows, 0, rows,
+                    MatMat.matMat(GgmlType.Q8_0, w.data(), w.rowBytes(), cols, rows2, 2, batch, rows, 0, rows, 0,
                             new float[MatMat.scratchFloats(cols)]);
                     float[] got = readAll(b, out, 2);
                     assertArrayEquals(batch, got, exact ? "the activations as they are" : "8-bit-rounded activations");
@@ -143,6 +148,125 @@ class CpuBackendTest {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * Repacking: a Q4_0 weight with whole row groups becomes a counted copy in {@link PackedQ4_0}'s
+     * layout (the sizing says so beforehand, the memory account and allocatedBytes count it, closing
+     * frees it); one token gives the packed kernel's result bit for bit on any thread count, and a
+     * batch gives each of its tokens' one-token results, bit for bit. Other shapes,
+     * {@code exact} and {@code repack=false} keep the zero-copy view.
+     */
+    @Test
+    void packedQ4_0WeightsAreCountedCopiesWithTheIntegerKernel() {
+        int rows = 6 * PackedQ4_0.G, cols = 512;
+        TensorView w = matrix("w", GgmlType.Q4_0, rows, cols, new Random(12));
+        float[] x = TestData.gaussian(new Random(3), 3 * cols, 1f);
+        short[] qx = new short[cols];
+        float[] dx = new float[cols / 32];
+        MatVecQ8.quantize(x, 0, cols, qx, dx);
+        int[] pairs = new int[cols / 2];
+        int[] sums8 = new int[cols / 32];
+        PackedQ4_0.pairs(qx, cols, pairs, sums8, 0);
+        float[] integer = new float[rows];
+        float[] batch = new float[3 * rows];   // each token on its own through the packed mat-vec
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment packed = arena.allocate(PackedQ4_0.bytes(rows, cols), 64);
+            PackedQ4_0.pack(w.data(), 0, cols, packed, 0, rows / PackedQ4_0.G);
+            PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, integer, 0, 0, rows);
+            for (int t = 0; t < 3; t++) {
+                MatVecQ8.quantize(x, t * cols, cols, qx, dx);
+                PackedQ4_0.pairs(qx, cols, pairs, sums8, 0);
+                PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, batch, t * rows, 0, rows);
+            }
+        }
+        for (int threads : new int[] {1, 3}) {
+            MemoryAccount account = MemoryAccount.unlimited("host");
+            CpuBackend.Options options = new CpuBackend.Options(threads, account);
+            assertEquals(w.data().byteSize(), options.sizing().weightBytes(GgmlType.Q4_0, rows, cols));
+            try (CpuBackend b = new CpuBackend(options)) {
+                Weight wt = b.loadWeight(w);
+                assertEquals(w.data().byteSize(), wt.allocatedBytes(), "the packed copy is the file's size");
+                assertEquals(wt.allocatedBytes(), b.allocatedBytes());
+                assertEquals(wt.allocatedBytes(), account.usedBytes());
+                try (Activations in = b.allocateActivations(3, cols); Activations out = b.allocateActivations(3, rows)) {
+                    b.write(in, x, 3);
+                    b.matmul(out, in, wt, 1);
+                    assertArrayEquals(integer, readAll(b, out, 1), "threads=" + threads);
+                    b.matmul(out, in, wt, 3);
+                    assertArrayEquals(batch, readAll(b, out, 3), "a batch gives each token's mat-vec bits, threads=" + threads);
+                }
+                close(wt);
+                assertEquals(0, b.allocatedBytes(), "closing the weight frees the copy and the scratch");
+                assertEquals(0, account.usedBytes());
+            }
+        }
+        for (CpuBackend.Options zeroCopy : new CpuBackend.Options[] {new CpuBackend.Options(1).withRepack(false),
+                new CpuBackend.Options(1).withExact(true)}) {
+            assertEquals(0, zeroCopy.sizing().weightBytes(GgmlType.Q4_0, rows, cols));
+            try (CpuBackend b = new CpuBackend(zeroCopy); Weight wt = b.loadWeight(w)) {
+                assertEquals(0, wt.allocatedBytes(), zeroCopy.toString());
+            }
+        }
+        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(1));
+             Weight odd = b.loadWeight(matrix("odd", GgmlType.Q4_0, rows + 1, cols, new Random(1)))) {
+            assertEquals(0, odd.allocatedBytes(), "rows not in whole groups stay a view");
+        }
+    }
+
+    /**
+     * A tensor that says where it lies in a file is packed from the file, in chunks (the view's
+     * pages are never read: here the view holds other bytes, so reading it would show); a file that
+     * ends early is an error naming the tensor, with nothing left allocated.
+     */
+    @Test
+    void aPackedCopyIsReadFromTheFileWhenTheTensorNamesOne(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        int rows = 19_200, cols = 512;   // 5.5 MB: two chunks (a multiple of G = 8 or 16)
+        TensorView w = matrix("w", GgmlType.Q4_0, rows, cols, new Random(21));
+        java.nio.file.Path file = dir.resolve("w.bin");
+        byte[] prefix = new byte[100];
+        java.nio.file.Files.write(file, prefix);
+        java.nio.file.Files.write(file, w.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), java.nio.file.StandardOpenOption.APPEND);
+        MemorySegment decoy = Arena.ofAuto().allocate(w.data().byteSize(), 64);   // zeros, not the weights
+        TensorView fromFile = new TensorView("w", GgmlType.Q4_0, w.shape(), decoy, new TensorView.FileRegion(file, prefix.length));
+        float[] x = TestData.gaussian(new Random(3), cols, 1f);
+        MemoryAccount account = MemoryAccount.unlimited("host");
+        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2, account))) {
+            float[] expected;
+            float[] got;
+            try (Weight direct = b.loadWeight(w); Weight read = b.loadWeight(fromFile);
+                 Activations in = b.allocateActivations(1, cols); Activations out = b.allocateActivations(1, rows)) {
+                b.write(in, x, 1);
+                b.matmul(out, in, direct, 1);
+                expected = readAll(b, out, 1);
+                b.matmul(out, in, read, 1);
+                got = readAll(b, out, 1);
+            }
+            assertArrayEquals(expected, got, "packed from the file = packed from the bytes");
+            assertEquals(0, account.usedBytes(), "the read buffer and copies are released");
+
+            java.nio.file.Path shortFile = dir.resolve("short.bin");
+            java.nio.file.Files.write(shortFile, java.util.Arrays.copyOf(java.nio.file.Files.readAllBytes(file), 100 + 3_000_000));
+            TensorView truncated = new TensorView("blk.3.ffn_up.weight", GgmlType.Q4_0, w.shape(), decoy,
+                    new TensorView.FileRegion(shortFile, prefix.length));
+            java.io.UncheckedIOException e = assertThrows(java.io.UncheckedIOException.class, () -> b.loadWeight(truncated));
+            assertTrue(e.getMessage().contains("blk.3.ffn_up.weight") && e.getMessage().contains("short.bin"), e.getMessage());
+            assertEquals(0, account.usedBytes());
+            assertEquals(0, b.allocatedBytes());
+        }
+    }
+
+    @Test
+    void aPackedCopyOverTheBudgetIsRefusedAndLeavesNothingBehind() {
+        int rows = 4 * PackedQ4_0.G, cols = 256;
+        TensorView w = matrix("w", GgmlType.Q4_0, rows, cols, new Random(4));
+        MemoryAccount account = new MemoryMonitor().open("host", w.data().byteSize());
+        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2, account))) {
+            BackendMemoryException e = assertThrows(BackendMemoryException.class, () -> b.loadWeight(w));
+            assertTrue(e.getMessage().contains("packed weight w"), e.getMessage());
+            assertEquals(0, account.usedBytes());
+            assertEquals(0, b.allocatedBytes());
         }
     }
 
@@ -168,7 +292,7 @@ class CpuBackendTest {
 
     @Test
     void allocatedBytesCountsHandlesAndScratchAndReturnsToTheStart() {
-        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2))) {
+        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2).withRepack(false))) {
             long start = b.allocatedBytes();
             Weight w = b.loadWeight(matrix("w", GgmlType.Q4_0, 64, 256, new Random(2)));
             assertEquals(0, w.allocatedBytes());

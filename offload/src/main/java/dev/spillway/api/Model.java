@@ -139,11 +139,11 @@ public final class Model implements AutoCloseable {
         List<Backend> opened = new ArrayList<>();
         try {
             LlamaConfig config = LlamaConfig.from(file);
-            CpuBackend cpu = new CpuBackend(new CpuBackend.Options(params.effectiveThreads(), host, params.exact()));
+            CpuBackend cpu = new CpuBackend(cpuOptions(params, host));
             opened.add(cpu);
             List<DeviceBackend> devs = params.gpuLayers() == 0 ? List.of() : openDevices(requests, params, devices, monitor);
             opened.addAll(devs);
-            Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads());
+            Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads(), cpu.sizing());
             Planner.Request request = request(params, config, host.usedBytes() - fileCopy, host.budgetBytes());
             List<DeviceTarget> targets = new ArrayList<>();
             for (DeviceBackend d : devs) {
@@ -220,9 +220,15 @@ public final class Model implements AutoCloseable {
                     targets.add(new DeviceTarget("device", DeviceBackend.SIZING, budget, -1, -1, params.marginFor(budget)));
                 }
             }
-            Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads());
+            Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads(),
+                    cpuOptions(params, MemoryAccount.unlimited("host")).sizing());
             return planner.plan(request(params, config, 0, hostBudget(params)), targets);
         }
+    }
+
+    /** The CPU backend's options: {@code params}' threads, exactness and repacking, counted in {@code host}. */
+    private static CpuBackend.Options cpuOptions(ModelParams params, MemoryAccount host) {
+        return new CpuBackend.Options(params.effectiveThreads(), host, params.exact(), params.repack());
     }
 
     /** @param hostUsed host bytes in use besides what the plan counts itself (a --no-mmap copy is in the plan) */

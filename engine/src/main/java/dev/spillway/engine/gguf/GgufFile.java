@@ -311,7 +311,8 @@ public final class GgufFile implements AutoCloseable {
         if (!info.equals(byName.get(info.name()))) {
             throw new IllegalArgumentException("tensor " + info + " is not one of " + path + "'s");
         }
-        return new TensorView(info.name(), info.type(), info.shape(), mapping().asSlice(absoluteOffset(info), info.byteSize()));
+        return new TensorView(info.name(), info.type(), info.shape(), mapping().asSlice(absoluteOffset(info), info.byteSize()),
+                memoryMapped ? new TensorView.FileRegion(path, absoluteOffset(info)) : null);
     }
 
     /** The file offset of a tensor's first byte: {@code dataOffset() + info.offset()}. */

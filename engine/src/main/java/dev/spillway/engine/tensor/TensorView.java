@@ -1,6 +1,12 @@
 package dev.spillway.engine.tensor;
 
+import java.io.EOFException;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -12,8 +18,27 @@ import java.util.Objects;
  * @param shape dimensions in ggml order: {@code shape[0]} is the contiguous (innermost) dimension,
  *              so a weight matrix with {@code n_out} rows of {@code n_in} elements is {@code (n_in, n_out)}
  * @param data  exactly {@code type.bytesFor(elementCount())} bytes
+ * @param file  where the same bytes lie in a file, for a backend that copies them and would rather
+ *              read the file than fault in the view's mapped pages (which then count in the
+ *              process's resident memory as long as the mapping lives); null when the data is not a
+ *              view of a file, e.g. a tensor built in memory or a file read into memory
  */
-public record TensorView(String name, GgmlType type, long[] shape, MemorySegment data) {
+public record TensorView(String name, GgmlType type, long[] shape, MemorySegment data, FileRegion file) {
+
+    /** A file's bytes: {@code data().byteSize()} of them from {@code offset} of {@code path}. */
+    public record FileRegion(Path path, long offset) {
+        public FileRegion {
+            Objects.requireNonNull(path, "path");
+            if (offset < 0) {
+                throw new IllegalArgumentException("negative file offset " + offset);
+            }
+        }
+    }
+
+    /** A tensor that is not a view of a file. */
+    public TensorView(String name, GgmlType type, long[] shape, MemorySegment data) {
+        this(name, type, shape, data, null);
+    }
 
     public TensorView {
         Objects.requireNonNull(name, "name");
@@ -66,6 +91,29 @@ public record TensorView(String name, GgmlType type, long[] shape, MemorySegment
             n = Math.multiplyExact(n, d);
         }
         return n;
+    }
+
+    /** Copies {@code dst.byteSize()} bytes from {@code offset} of this tensor into {@code dst}: from the file when known, else from the view. */
+    public void copyTo(long offset, MemorySegment dst) throws IOException {
+        if (offset < 0 || offset + dst.byteSize() > data.byteSize()) {
+            throw new IndexOutOfBoundsException(name + ": bytes [" + offset + ", " + (offset + dst.byteSize()) + ") of " + data.byteSize());
+        }
+        if (file == null) {
+            MemorySegment.copy(data, offset, dst, 0, dst.byteSize());
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(file.path(), StandardOpenOption.READ)) {
+            ByteBuffer buffer = dst.asByteBuffer();
+            long position = file.offset() + offset;
+            while (buffer.hasRemaining()) {
+                int n = ch.read(buffer, position);
+                if (n < 0) {
+                    throw new EOFException(file.path() + ": ends at byte " + position + ", inside tensor " + name
+                            + " (the file changed after it was opened?)");
+                }
+                position += n;
+            }
+        }
     }
 
     @Override

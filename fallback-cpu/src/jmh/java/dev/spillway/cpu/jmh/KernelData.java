@@ -101,6 +101,18 @@ final class KernelData {
             }
         }
 
+        /** Replaces every copy (or block) with its {@link dev.spillway.cpu.kernel.PackedQ4_0} form; Q4_0 only. */
+        void pack() {
+            if (type != GgmlType.Q4_0 || passRows % dev.spillway.cpu.kernel.PackedQ4_0.G != 0) {
+                throw new IllegalStateException("only Q4_0 blocks of whole row groups pack, not " + describe());
+            }
+            for (int c = 0; c < copies.length; c++) {
+                MemorySegment packed = arena.allocate(copies[c].byteSize(), 64);
+                dev.spillway.cpu.kernel.PackedQ4_0.pack(copies[c], 0, cols, packed, 0, passRows / dev.spillway.cpu.kernel.PackedQ4_0.G);
+                copies[c] = packed;
+            }
+        }
+
         /** Weight bytes one operation covers: the whole matrix. */
         long bytes() {
             return rows * rowBytes;

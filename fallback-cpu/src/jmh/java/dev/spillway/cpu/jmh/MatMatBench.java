@@ -42,7 +42,7 @@ public class MatMatBench extends KernelBenchmark {
 
     @Benchmark
     public float[] matMat() {
-        MatMat.matMat(type, w.next(), w.rowBytes, w.cols, x, n, out, w.rows, 0, w.rows, tile);
+        MatMat.matMat(type, w.next(), w.rowBytes, w.cols, x, n, out, w.rows, 0, w.rows, 0, tile);
         return out;
     }
 }

@@ -41,17 +41,17 @@ public final class MatMat {
 
     /**
      * Rows {@code [r0, r1)} of {@code out (n, rows) = x (n, cols) . W^T}, W holding {@code rowBytes}
-     * bytes per row at {@code w[0..]}; {@code tile} is this thread's scratch of
-     * {@link #scratchFloats}{@code (cols)} floats.
+     * bytes per row, row {@code firstRow} at {@code w[0..]} (0 for a whole matrix; a slice starting
+     * at row r0 passes r0); {@code tile} is this thread's scratch of {@link #scratchFloats}{@code (cols)} floats.
      */
     public static void matMat(GgmlType type, MemorySegment w, long rowBytes, int cols, float[] x, int n,
-                              float[] out, int rows, int r0, int r1, float[] tile) {
+                              float[] out, int rows, int r0, int r1, int firstRow, float[] tile) {
         // the micro-kernels' accumulators (L lanes each), then their lane sums
         float[] lanes = new float[SLICE_ROWS * TILE_TOKENS * (L + 1)];
         for (int r = r0; r < r1; r += TILE_ROWS) {
             int tileRows = Math.min(TILE_ROWS, r1 - r);
             for (int i = 0; i < tileRows; i++) {
-                Dequant.decode(type, w, (r + i) * rowBytes, tile, i * cols, cols);
+                Dequant.decode(type, w, (long) (r + i - firstRow) * rowBytes, tile, i * cols, cols);
             }
             // A last slice of fewer than 4 rows reads stale tile rows; their results are not stored.
             int t = 0;

@@ -14,6 +14,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -60,6 +61,33 @@ public final class MatVecQ8 {
      * shorts, d to {@code dx[0..cols/32)}.
      */
     public static void quantize(float[] x, int xOff, int cols, short[] qx, float[] dx) {
+        // Vectorized, bit for bit the scalar rule: the maximum is exact in any order, and
+        // (int) (v + copysign(0.5, v)) is v >= 0 ? (int) (v + 0.5f) : -(int) (-v + 0.5f).
+        FloatVector half = FloatVector.broadcast(Simd.F, 0.5f);
+        for (int k = 0; k < cols / Quants.QK; k++) {
+            int b = xOff + Quants.QK * k;
+            FloatVector m = FloatVector.zero(Simd.F);
+            for (int j = 0; j < Quants.QK; j += Simd.L) {
+                m = m.max(FloatVector.fromArray(Simd.F, x, b + j).abs());
+            }
+            float amax = m.reduceLanes(VectorOperators.MAX);
+            float d = amax / 127;
+            float id = d != 0 ? 1 / d : 0;
+            for (int j = 0; j < Quants.QK; j += Simd.L) {
+                FloatVector v = FloatVector.fromArray(Simd.F, x, b + j).mul(id);
+                FloatVector away = v.reinterpretAsInts().and(0x8000_0000).or(half.reinterpretAsInts()).reinterpretAsFloats();
+                ((IntVector) v.add(away).convert(VectorOperators.F2I, 0)).convertShape(VectorOperators.I2S, HALF_SHORTS, 0)
+                        .reinterpretAsShorts().intoArray(qx, Quants.QK * k + j);
+            }
+            dx[k] = Float.float16ToFloat(Float.floatToFloat16(d));
+        }
+    }
+
+    /** {@code L} shorts, the result of narrowing one int vector. */
+    private static final VectorSpecies<Short> HALF_SHORTS = ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(16 * Simd.L));
+
+    /** The scalar form of {@link #quantize} (its reference in tests). */
+    public static void quantizeScalar(float[] x, int xOff, int cols, short[] qx, float[] dx) {
         for (int k = 0; k < cols / Quants.QK; k++) {
             int b = xOff + Quants.QK * k;
             float amax = 0;

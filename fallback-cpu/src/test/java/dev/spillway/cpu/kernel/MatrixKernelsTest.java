@@ -75,7 +75,7 @@ class MatrixKernelsTest {
             float[] tile = new float[MatMat.scratchFloats(cols)];
             for (int n : TOKENS) {
                 float[] mm = new float[n * rows];
-                MatMat.matMat(type, w, rowBytes, cols, x, n, mm, rows, 0, rows, tile);
+                MatMat.matMat(type, w, rowBytes, cols, x, n, mm, rows, 0, rows, 0, tile);
                 for (int t = 0; t < n; t++) {
                     for (int r = 0; r < rows; r++) {
                         check(type, w, r, cols, x, t, expected[t * rows + r], mm[t * rows + r], "mat-mat n=" + n);
@@ -105,12 +105,12 @@ class MatrixKernelsTest {
         float[] whole = new float[n * rows];
         float[] pieces = new float[n * rows];
         float[] tile = new float[MatMat.scratchFloats(cols)];
-        MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, whole, rows, 0, rows, tile);
+        MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, whole, rows, 0, rows, 0, tile);
         // A different split (and a dirty tile) must give identical bits: results do not depend on tiling.
         java.util.Arrays.fill(tile, Float.NaN);
         for (int r0 : new int[] {0, 3, 10, 11, 21}) {
             int r1 = r0 == 0 ? 3 : r0 == 3 ? 10 : r0 == 10 ? 11 : r0 == 11 ? 21 : 22;
-            MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, pieces, rows, r0, r1, tile);
+            MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, pieces, rows, r0, r1, 0, tile);
         }
         assertArrayEquals(whole, pieces);
     }

@@ -2,7 +2,6 @@ package dev.spillway.offload.schedule;
 
 import dev.spillway.api.MemoryInfo;
 import dev.spillway.api.ModelParams;
-import dev.spillway.cpu.CpuBackend;
 import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.gguf.GgufFile;
 import dev.spillway.engine.model.LlamaConfig;
@@ -29,16 +28,21 @@ public final class Planner {
     private final LlamaConfig config;
     private final long[] deviceLayerWeights;   // per layer, as a device holds it
     private final long deviceOutputWeights;
+    private final long[] cpuLayerWeights;      // per layer, what the CPU allocates for it (packed copies; views cost 0)
+    private final long cpuOutputWeights;
+    private final Sizing cpu;
     private final long fileBytes;
     private final long copyBytes;   // what --no-mmap reads into memory: the whole file
     private final boolean mmap;
     private final int threads;
 
     /**
-     * @param mmap    whether the CPU's weights are views of a mapping (else a copy on the heap)
-     * @param threads CPU threads (the CPU's scratch is per thread)
+     * @param mmap      whether the CPU's weights are views of a mapping (else a copy on the heap)
+     * @param threads   CPU threads (the CPU's scratch is per thread)
+     * @param cpuSizing what the CPU backend allocates ({@code CpuBackend.Options.sizing()}: with
+     *                  repacking, its packed copies of CPU weights)
      */
-    public Planner(GgufFile file, LlamaConfig config, boolean mmap, int threads) throws IOException {
+    public Planner(GgufFile file, LlamaConfig config, boolean mmap, int threads, Sizing cpuSizing) throws IOException {
         this.config = config;
         this.deviceLayerWeights = new long[config.layerCount()];
         Sizing device = dev.spillway.offload.device.DeviceBackend.SIZING;
@@ -46,6 +50,12 @@ public final class Planner {
             deviceLayerWeights[i] = LlamaWeights.loadedBytes(device, file, LlamaWeights.layerTensors(config, i));
         }
         this.deviceOutputWeights = LlamaWeights.loadedBytes(device, file, LlamaWeights.outputTensors(config));
+        this.cpu = cpuSizing;
+        this.cpuLayerWeights = new long[config.layerCount()];
+        for (int i = 0; i < cpuLayerWeights.length; i++) {
+            cpuLayerWeights[i] = LlamaWeights.loadedBytes(cpuSizing, file, LlamaWeights.layerTensors(config, i));
+        }
+        this.cpuOutputWeights = LlamaWeights.loadedBytes(cpuSizing, file, LlamaWeights.outputTensors(config));
         this.fileBytes = LlamaWeights.fileBytes(file);
         this.copyBytes = file.fileSize();
         this.mmap = mmap;
@@ -204,7 +214,6 @@ public final class Planner {
         for (int d = 0; d < shares.length; d++) {
             lastDevice = shares[d] > 0 ? d : lastDevice;
         }
-        Sizing cpu = CpuBackend.SIZING;
         long kvPerLayer = (long) request.parallel() * cpu.kvBytes(shape.contextSize(), config.kvDim(), shape.keyType(), shape.valueType());
         List<LayerPlan.Layer> layers = new ArrayList<>();
         int[] count = new int[devices.size()];
@@ -215,11 +224,12 @@ public final class Planner {
                 count[owner[j]]++;
                 layers.add(new LayerPlan.Layer(i, d.id(), deviceLayerWeights[i], kvPerLayer));
             } else {
-                layers.add(new LayerPlan.Layer(i, "cpu", 0, kvPerLayer));   // zero-copy views (a --no-mmap copy is the host's, below)
+                // views cost nothing (a --no-mmap copy is the host's, below); packed copies do
+                layers.add(new LayerPlan.Layer(i, "cpu", cpuLayerWeights[i], kvPerLayer));
             }
         }
         String outputBackend = outputOnDevice ? devices.get(lastDevice).id() : "cpu";
-        LayerPlan.Layer output = new LayerPlan.Layer(-1, outputBackend, outputOnDevice ? deviceOutputWeights : 0, 0);
+        LayerPlan.Layer output = new LayerPlan.Layer(-1, outputBackend, outputOnDevice ? deviceOutputWeights : cpuOutputWeights, 0);
         List<LayerPlan.DevicePlan> plans = new ArrayList<>();
         for (int d = 0; d < devices.size(); d++) {
             DeviceTarget t = devices.get(d);
@@ -240,7 +250,11 @@ public final class Planner {
         int cpuLayers = layerCount - onDevices;
         Workspace.Estimate hostWs = Workspace.estimate(cpu, config, shape, cpuLayers, !outputOnDevice);
         long staging = 4L * shape.batchSize() * config.embeddingDim() + 4L * config.vocabSize();   // boundary rows, logits
-        Estimate host = new Estimate(mmap ? 0 : copyBytes, request.parallel() * hostWs.kvCacheBytes(),
+        long hostWeights = (mmap ? 0 : copyBytes) + (outputOnDevice ? 0 : cpuOutputWeights);
+        for (LayerPlan.Layer l : layers) {
+            hostWeights += l.backend().equals("cpu") ? l.weightBytes() : 0;
+        }
+        Estimate host = new Estimate(hostWeights, request.parallel() * hostWs.kvCacheBytes(),
                 request.parallel() * (hostWs.activationBytes() + staging),
                 cpuLayers > 0 || !outputOnDevice ? cpu.scratchBytes(shape.batchSize(), config.rope().rotatedDims() / 2, threads, shape.contextSize(), widestRow()) : 0);
         long hostLimit = dev.spillway.engine.memory.MemoryAccount.limitFor(request.hostBudgetBytes());

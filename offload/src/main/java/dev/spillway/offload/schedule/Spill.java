@@ -7,6 +7,7 @@ import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.model.LlamaConfig;
+import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.LlamaModel;
 import dev.spillway.engine.model.Placement;
 import dev.spillway.engine.model.Workspace;
@@ -99,7 +100,9 @@ public final class Spill {
         int toCpu = plan.stream().mapToInt(m -> m.layers().size()).sum();
         boolean outputToCpu = plan.stream().anyMatch(Planned::output);
         // One check for both: the rows the open contexts bring along and the new context's share.
-        checkHost(shape, p.layersOn(cpu) + toCpu, p.outputBackend() == cpu || outputToCpu, broughtAlong(toCpu, outputToCpu));
+        List<Integer> moving = plan.stream().flatMap(m -> m.layers().stream()).toList();
+        checkHost(shape, p.layersOn(cpu) + toCpu, p.outputBackend() == cpu || outputToCpu,
+                broughtAlong(toCpu, outputToCpu) + cpuWeightBytes(moving, outputToCpu));
         List<String> lines = new ArrayList<>();
         for (Planned m : plan) {
             lines.add(move(m.device(), m.layers(), m.output(), m.why()));
@@ -122,12 +125,14 @@ public final class Spill {
         Placement p = llama.placement();
         String why = "allocating the context failed (" + e.getMessage() + ")";
         if (p.outputBackend() == d) {
-            cpu.memory().check(broughtAlong(0, true), "the buffers of the open contexts' output heads, spilled from " + d.name());
+            cpu.memory().check(broughtAlong(0, true) + cpuWeightBytes(List.of(), true),
+                    "the output head and the open contexts' output buffers, spilled from " + d.name());
             return move(d, List.of(), true, why);
         }
         for (int i = 0; i < p.layerBackends().size(); i++) {
             if (p.layer(i) == d) {
-                cpu.memory().check(broughtAlong(1, false), "the KV rows of the open contexts, spilled from " + d.name());
+                cpu.memory().check(broughtAlong(1, false) + cpuWeightBytes(List.of(i), false),
+                        "layer " + i + " and the KV rows of the open contexts, spilled from " + d.name());
                 return move(d, List.of(i), false, why);
             }
         }
@@ -145,6 +150,19 @@ public final class Spill {
                 + after.layersOn(d) + " of " + after.layerBackends().size() + " layers";
         LOG.log(Level.WARNING, line);
         return line;
+    }
+
+    /** What the CPU allocates for these layers' (and the output head's) weights: its packed copies; views cost nothing. */
+    private long cpuWeightBytes(List<Integer> layers, boolean output) {
+        try {
+            long bytes = output ? LlamaWeights.loadedBytes(cpu.sizing(), llama.file(), LlamaWeights.outputTensors(llama.config())) : 0;
+            for (int i : layers) {
+                bytes += LlamaWeights.loadedBytes(cpu.sizing(), llama.file(), LlamaWeights.layerTensors(llama.config(), i));
+            }
+            return bytes;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Host bytes the open contexts bring along when {@code layers} layers (and the output head, if {@code output}) move to the CPU. */

@@ -1,0 +1,86 @@
+package dev.spillway.cpu.jmh;
+
+import dev.spillway.cpu.kernel.MatVecQ8;
+import dev.spillway.cpu.kernel.PackedQ4_0;
+import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.tensor.Quants;
+import java.lang.foreign.MemorySegment;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Setup;
+
+/**
+ * Packed Q4_0 ({@link PackedQ4_0}) beside the file-layout kernels, same parameters and data: run with
+ * {@code MatVecBench -p type=Q4_0} and {@code MatMatBench -p type=Q4_0} for the comparison.
+ * {@code matVec} is the kernel alone on an activation row prepared at setup, {@code quantizeMatVec}
+ * includes quantizing the row, {@code matMat} multiplies {@code n} tokens (in {@code weights=cache},
+ * the same block {@code rows/block} times, so its flops per op are those of the whole matrix).
+ */
+public class PackedQ4_0Bench extends MatVecBase {
+    /** Tokens of {@code matMat}. */
+    @Param({"64"})
+    public int n;
+
+    private short[] qx;
+    private float[] dx;
+    private int[] pairs;
+    private int[] sums8;
+    private int[] batchPairs;
+    private int[] batchSums8;
+    private float[] batchScales;
+    private float[] batchOut;
+
+    @Override
+    protected GgmlType type() {
+        return GgmlType.Q4_0;
+    }
+
+    @Override
+    protected void prepare() {
+        w.pack();
+        int blocks = w.cols / Quants.QK;
+        qx = new short[w.cols];
+        dx = new float[blocks];
+        pairs = new int[w.cols / 2];
+        sums8 = new int[blocks];
+        MatVecQ8.quantize(x, 0, w.cols, qx, dx);
+        PackedQ4_0.pairs(qx, w.cols, pairs, sums8, 0);
+        float[] xs = KernelData.random(n * w.cols, 3);
+        batchPairs = new int[n * w.cols / 2];
+        batchSums8 = new int[n * blocks];
+        batchScales = new float[n * blocks];
+        float[] d = new float[blocks];
+        for (int t = 0; t < n; t++) {
+            MatVecQ8.quantize(xs, t * w.cols, w.cols, qx, d);
+            System.arraycopy(d, 0, batchScales, t * blocks, blocks);
+            PackedQ4_0.pairs(qx, w.cols, batchPairs, batchSums8, t);
+        }
+        batchOut = new float[n * w.passRows];
+        KernelData.report("packed mat-mat n=" + n + " (flops per op, GFLOP/s)", 2L * n * w.rows * w.cols);
+    }
+
+    @Benchmark
+    public float[] matVec() {
+        MemorySegment m = w.next();
+        for (int r = 0; r < w.rows; r += w.passRows) {
+            PackedQ4_0.matVec(m, w.cols, pairs, sums8, dx, 0, out, 0, 0, w.passRows);
+        }
+        return out;
+    }
+
+    @Benchmark
+    public float[] quantizeMatVec() {
+        MatVecQ8.quantize(x, 0, w.cols, qx, dx);
+        PackedQ4_0.pairs(qx, w.cols, pairs, sums8, 0);
+        return matVec();
+    }
+
+    @Benchmark
+    public float[] matMat() {
+        MemorySegment m = w.next();
+        for (int r = 0; r < w.rows; r += w.passRows) {
+            PackedQ4_0.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
+        }
+        return batchOut;
+    }
+}
