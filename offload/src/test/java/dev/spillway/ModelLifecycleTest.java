@@ -100,7 +100,7 @@ class ModelLifecycleTest {
 
     @Test
     void memoryInfoAddsUp() throws Exception {
-        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1));
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(1).withRepack(false));
              Context ctx = model.newContext(greedy(96).withKeyType(GgmlType.Q8_0).withValueType(GgmlType.F16))) {
             ctx.generate("memory", 3);
             MemoryInfo info = ctx.memoryInfo();
@@ -110,7 +110,7 @@ class ModelLifecycleTest {
             assertEquals(ctx.position(), info.tokensUsed());
             long tensorBytes = model.file().tensors().stream().mapToLong(t -> t.byteSize()).sum();
             assertEquals(tensorBytes, info.modelBytes());
-            assertEquals(0, info.deviceWeightBytes(), "CPU weights are zero-copy views of the mapping");
+            assertEquals(0, info.allocatedWeightBytes(), "CPU weights are zero-copy views of the mapping (--no-repack)");
             MemoryInfo.Pool host = info.pool("host");
             assertEquals(info.kvCacheBytes(), host.kvCacheBytes(), "every layer is on the cpu");
             assertEquals(host.weightBytes() + host.kvCacheBytes() + host.activationBytes(), host.totalBytes());
@@ -176,7 +176,7 @@ class ModelLifecycleTest {
     @Test
     void aFileCopyIsCheckedAgainstTheHostBudgetBeforeItIsRead() throws Exception {
         long size = Files.size(file);
-        ModelParams copy = ModelParams.defaults().withThreads(1).withMmap(false);
+        ModelParams copy = ModelParams.defaults().withThreads(1).withMmap(false).withRepack(false);
         dev.spillway.api.MemoryLimitException e = assertThrows(dev.spillway.api.MemoryLimitException.class,
                 () -> Model.load(file, copy.withMaxMemory(size / 2)));
         assertEquals("host", e.backend());
@@ -189,7 +189,7 @@ class ModelLifecycleTest {
     }
 
     /**
-     * Repacking (the default): the plan counts the CPU's packed Q4_0 copies as host weights, the
+     * Repacking (the default): the plan counts the CPU's packed copies as host weights, the
      * same bytes the host budget then holds for them (the stories260K Q4_0 copy: q, k, v, o and the
      * output head pack; gate and up have 172 rows, not whole groups, and stay views); with
      * --no-repack both are zero.
@@ -200,9 +200,9 @@ class ModelLifecycleTest {
         long packable = 0;
         try (dev.spillway.engine.gguf.GgufFile f = dev.spillway.engine.gguf.GgufFile.open(q4)) {
             for (var t : f.tensors()) {
-                boolean matrix = t.type() == GgmlType.Q4_0 && !t.name().equals("token_embd.weight");
+                boolean loaded = !t.name().equals("token_embd.weight");   // looked up in the file, not multiplied
                 long rows = t.dims() < 2 ? 1 : t.shape()[1];
-                packable += matrix && dev.spillway.cpu.kernel.PackedQ4_0.packable(t.type(), rows, t.shape()[0]) ? t.byteSize() : 0;
+                packable += loaded && dev.spillway.cpu.kernel.RowGroups.packable(t.type(), rows, t.shape()[0]) ? t.byteSize() : 0;
             }
         }
         assertTrue(packable > 0);
@@ -214,6 +214,10 @@ class ModelLifecycleTest {
         try (Model model = Model.load(q4, params.withRepack(false))) {
             assertEquals(0, model.plan().host().estimate().weightBytes());
             assertEquals(0, model.memoryInfo().pool("host").weightBytes());
+        }
+        try (Model model = Model.load(q4, params.withMmap(false))) {   // the file's copy, and the packed copies made from it
+            assertEquals(Files.size(q4) + packable, model.plan().host().estimate().weightBytes());
+            assertEquals(packable, model.memoryInfo().pool("host").weightBytes());
         }
     }
 

@@ -48,14 +48,14 @@ class LoadOptions {
     @Option(names = "--mlock", description = "Lock the model's pages in RAM (best effort).")
     boolean mlock;
 
-    @Option(names = "--exact", description = {"Keep the CPU's matrix products in floating point.",
-            "By default, generation with Q8_0 weights quantizes each activation row to 8 bits and multiplies in integers, "
+    @Option(names = "--exact", description = {"Keep the CPU's matrix products in floating point (and do not repack).",
+            "By default, products with Q8_0 and Q4_0 weights quantize each activation row to 8 bits and multiply in integers, "
                     + "as llama.cpp does (faster; results differ by the activations' rounding)."})
     boolean exact;
 
-    @Option(names = {"-nr", "--no-repack"}, description = {"Keep the CPU's Q4_0 weights as views of the file.",
-            "By default they are copied at load time into a row-interleaved layout that the integer kernel reads about "
-                    + "twice as fast, for host memory the size of those tensors (counted in the plan)."})
+    @Option(names = {"-nr", "--no-repack"}, description = {"Keep the CPU's Q4_0 and Q8_0 weights as views of the file.",
+            "By default they are copied at load time into row groups that the integer kernels read faster, "
+                    + "for host memory the size of those tensors (counted in the plan and the host budget)."})
     boolean noRepack;
 
     static {

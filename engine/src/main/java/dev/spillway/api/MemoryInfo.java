@@ -62,8 +62,8 @@ public record MemoryInfo(List<Pool> pools, long modelBytes, int tokensUsed, int 
         return pools.stream().mapToLong(Pool::activationBytes).sum();
     }
 
-    /** Weight bytes backends allocated (device copies), over all pools. */
-    public long deviceWeightBytes() {
+    /** Weight bytes the backends allocated (device copies, the CPU's packed copies), over all pools; views of the file cost none. */
+    public long allocatedWeightBytes() {
         return pools.stream().mapToLong(Pool::weightBytes).sum();
     }
 

@@ -26,12 +26,12 @@ import java.util.Objects;
  *                          {@code -ctk}, {@code -ctv})
  * @param parallel          how many contexts of {@code plannedContext} the plan reserves ({@code --parallel})
  * @param exact             keep the CPU's matrix products in floating point ({@code --exact}); by
- *                          default Q8_0 mat-vec runs on the integer path, with the activations
- *                          quantized to 8 bits as llama.cpp does
- * @param repack            copy the CPU's Q4_0 weights into a row-interleaved layout at load time
- *                          (on by default; {@code --no-repack} keeps them views of the file): about
- *                          1.5 to 2 times the mat-vec speed, for host memory the size of those
- *                          tensors, counted in the plan and the host budget; no effect with {@code exact}
+ *                          default Q8_0 and Q4_0 products run on the integer path, with the
+ *                          activations quantized to 8 bits as llama.cpp does
+ * @param repack            copy the CPU's Q4_0 and Q8_0 weights into row groups at load time (on by
+ *                          default; {@code --no-repack} keeps them views of the file): faster
+ *                          integer kernels, for host memory the size of those tensors, counted in
+ *                          the plan and the host budget; no effect with {@code exact}
  */
 public record ModelParams(boolean mmap, boolean mlock, int threads, int gpuLayers, String device, long deviceMemoryLimit,
                           long maxMemory, long margin, List<Double> tensorSplit, boolean strict,

@@ -6,7 +6,9 @@ import dev.spillway.cpu.kernel.MatMat;
 import dev.spillway.cpu.kernel.MatVec;
 import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.PackedQ4_0;
+import dev.spillway.cpu.kernel.PackedQ8_0;
 import dev.spillway.cpu.kernel.RopeTable;
+import dev.spillway.cpu.kernel.RowGroups;
 import dev.spillway.cpu.kernel.Simd;
 import dev.spillway.cpu.kernel.VectorOps;
 import dev.spillway.engine.backend.Activations;
@@ -48,11 +50,11 @@ public final class CpuBackend implements Backend {
      *                activations, scratch, packed weights); other weights are views of the file and
      *                cost nothing here
      * @param exact   keep every matrix product in floating point on the activations as they are;
-     *                otherwise products with Q8_0 and packed Q4_0 weights round the activations to
+     *                otherwise products with Q8_0 and Q4_0 weights (Q4_0 when packed) round the activations to
      *                8-bit blocks, as llama.cpp does: one token takes the integer path
-     *                ({@link MatVecQ8}, {@link PackedQ4_0}), a batch multiplies the same rounded
-     *                activations in floats
-     * @param repack  copy Q4_0 weights whose rows come in whole groups into {@link PackedQ4_0}'s
+     *                ({@link MatVecQ8}, {@link PackedQ4_0}, {@link PackedQ8_0}); a batch runs the
+     *                packed kernels on the same rounded activations, or multiplies them in floats
+     * @param repack  copy Q4_0 and Q8_0 weights whose rows come in whole groups into {@link RowGroups}'
      *                layout at load time (memory this backend owns and counts, instead of a view of
      *                the file); ignored when {@code exact}, whose float kernels read the file's layout
      */
@@ -91,7 +93,7 @@ public final class CpuBackend implements Backend {
             return new Options(threads, account, exact, repack);
         }
 
-        /** Whether Q4_0 weights get packed: repacking asked for, and the integer path on. */
+        /** Whether Q4_0 and Q8_0 weights get packed: repacking asked for, and the integer path on. */
         public boolean packs() {
             return repack && !exact;
         }
@@ -111,14 +113,14 @@ public final class CpuBackend implements Backend {
     public static final Sizing SIZING = sizing(false);
 
     /**
-     * {@link #SIZING}, or with {@code packs} what repacking adds: packed Q4_0 weights at their file
-     * size ({@link PackedQ4_0#bytes}), and a batch's activations in the packed mat-mat's form.
+     * {@link #SIZING}, or with {@code packs} what repacking adds: packed Q4_0 and Q8_0 weights at
+     * their file size ({@link RowGroups#bytes}), and a batch's activations in the packed mat-mat's form.
      */
     public static Sizing sizing(boolean packs) {
         return new Sizing() {
             @Override
             public long weightBytes(GgmlType type, long rows, long cols) {
-                return packs && PackedQ4_0.packable(type, rows, cols) ? PackedQ4_0.bytes(rows, cols) : 0;
+                return packs && RowGroups.packable(type, rows, cols) ? RowGroups.bytes(type, rows, cols) : 0;
             }
 
             @Override
@@ -214,7 +216,7 @@ public final class CpuBackend implements Backend {
         lock.lock();
         try {
             checkOpen();
-            CpuWeight w = options.packs() && PackedQ4_0.packable(tensor.type(), tensor.rows(), tensor.cols())
+            CpuWeight w = options.packs() && RowGroups.packable(tensor.type(), tensor.rows(), tensor.cols())
                     ? packed(tensor) : new CpuWeight(this, tensor);
             liveHandles++;
             return w;
@@ -224,16 +226,16 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * A copy of a Q4_0 tensor in {@link PackedQ4_0}'s layout, counted in this backend's memory. The
+     * A copy of a Q4_0 or Q8_0 tensor in {@link RowGroups}' layout, counted in this backend's memory. The
      * bytes are read from the file when the tensor says where it lies ({@link TensorView#file}), a
      * chunk at a time: faulting in the mapping instead would keep those pages resident beside the
      * copy for as long as the file stays mapped. Every thread packs.
      */
     private CpuWeight packed(TensorView tensor) {
-        long bytes = PackedQ4_0.bytes(tensor.rows(), tensor.cols());
-        String what = "packed weight " + tensor.name() + " (" + tensor.rows() + ", " + tensor.cols() + ") Q4_0";
-        long groupBytes = PackedQ4_0.G * tensor.rowBytes();
-        int groups = tensor.rows() / PackedQ4_0.G;
+        long bytes = RowGroups.bytes(tensor.type(), tensor.rows(), tensor.cols());
+        String what = "packed weight " + tensor.name() + " (" + tensor.rows() + ", " + tensor.cols() + ") " + tensor.type();
+        long groupBytes = RowGroups.G * tensor.rowBytes();
+        int groups = tensor.rows() / RowGroups.G;
         int chunkGroups = (int) Math.max(1, Math.min(groups, PACK_CHUNK_BYTES / groupBytes));
         long chunkBytes = tensor.file() == null ? 0 : chunkGroups * groupBytes;
         options.memory().reserve(bytes + chunkBytes, what + " and its read buffer");
@@ -241,6 +243,7 @@ public final class CpuBackend implements Backend {
         try (Arena staging = Arena.ofShared()) {   // read by the workers
             MemorySegment dst = arena.allocate(bytes, 64);
             MemorySegment chunk = tensor.file() == null ? null : staging.allocate(chunkBytes, 64);
+            packTask.type = tensor.type();
             packTask.dst = dst;
             packTask.cols = tensor.cols();
             for (int g0 = 0; g0 < groups; g0 += chunkGroups) {
@@ -506,7 +509,7 @@ public final class CpuBackend implements Backend {
     private int matVecRows(int rows) {
         int items = MATVEC_ITEMS_PER_THREAD * options.threads();
         int perItem = Math.max(MATVEC_MIN_ROWS, (rows + items - 1) / items);
-        return (perItem + PackedQ4_0.G - 1) / PackedQ4_0.G * PackedQ4_0.G;   // whole row groups, for packed weights
+        return (perItem + RowGroups.G - 1) / RowGroups.G * RowGroups.G;   // whole row groups, for packed weights
     }
 
     @Override
@@ -694,15 +697,19 @@ public final class CpuBackend implements Backend {
         public void run(int item, int worker) {
             int r0 = item * chunk;
             int r1 = Math.min(w.rows, r0 + chunk);
-            if (quantized && w.packed != null) {
+            if (quantized && w.packed != null && w.type == GgmlType.Q4_0) {
                 PackedQ4_0.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.sums8, quantizedRow.scales, 0, out, 0, r0, r1);
+            } else if (quantized && w.packed != null) {
+                PackedQ8_0.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.scales, 0, out, 0, r0, r1);
             } else if (quantized) {
                 MatVecQ8.matVec(w.type, w.data, w.rowBytes, w.cols, quantizedRow.values, quantizedRow.scales, out, 0, r0, r1);
             } else if (n == 1) {
                 MatVec.matVec(w.type, w.data, w.rowBytes, w.cols, x, 0, out, 0, r0, r1);
-            } else if (w.packed != null) {
+            } else if (w.packed != null && w.type == GgmlType.Q4_0) {
                 PackedQ4_0.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchSums8, quantizedRow.batchScales,
                         out, w.rows, r0, r1);
+            } else if (w.packed != null) {
+                PackedQ8_0.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchScales, out, w.rows, r0, r1);
             } else {
                 float[] tile = scratch.get(worker, Scratch.TILE, MatMat.scratchFloats(w.cols));
                 MatMat.matMat(w.type, w.data, w.rowBytes, w.cols, x, n, out, w.rows, r0, r1, 0, tile);
@@ -716,9 +723,10 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    /** Packs row groups {@code [g0, g1)} of a Q4_0 tensor ({@link PackedQ4_0#pack}); item = {@value #GROUPS} groups. */
+    /** Packs row groups {@code [g0, g1)} of a tensor ({@link RowGroups#pack}); item = {@value #GROUPS} groups. */
     private static final class PackTask implements WorkerPool.Body {
         static final int GROUPS = 8;
+        GgmlType type;
         MemorySegment src;   // the tensor's rows in the file's layout from group srcFirstGroup on
         int srcFirstGroup;
         MemorySegment dst;   // the whole packed tensor
@@ -728,7 +736,7 @@ public final class CpuBackend implements Backend {
         @Override
         public void run(int item, int worker) {
             int from = g0 + item * GROUPS;
-            PackedQ4_0.pack(src, srcFirstGroup, cols, dst, from, Math.min(g1, from + GROUPS));
+            RowGroups.pack(type, src, srcFirstGroup, cols, dst, from, Math.min(g1, from + GROUPS));
         }
     }
 

@@ -3,14 +3,14 @@ package dev.spillway.cpu;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
-import dev.spillway.cpu.kernel.PackedQ4_0;
+import dev.spillway.cpu.kernel.RowGroups;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
  * A weight tensor: a zero-copy view of its bytes (usually a slice of the mapped GGUF file), or, for
- * Q4_0 tensors the backend repacks, its own copy in {@link PackedQ4_0}'s row-group layout, held by
- * this weight's arena and freed when the weight is closed.
+ * Q4_0 and Q8_0 tensors the backend repacks, its own copy in {@link RowGroups}' layout, held by this
+ * weight's arena and freed when the weight is closed.
  */
 final class CpuWeight implements Weight {
     final CpuBackend owner;
@@ -20,7 +20,7 @@ final class CpuWeight implements Weight {
     final int cols;
     final long rowBytes;
     final MemorySegment data; // (rows, cols) in type's block format, rowBytes per row; null once packed
-    final MemorySegment packed; // (rows / G, cols / 32, 18 G) PackedQ4_0 groups, or null
+    final MemorySegment packed; // (rows / G, cols / 32, G * block bytes) RowGroups, or null
     private final Arena packedArena; // owns packed; null when not packed
     volatile boolean closed;
 

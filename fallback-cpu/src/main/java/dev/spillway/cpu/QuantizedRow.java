@@ -1,7 +1,7 @@
 package dev.spillway.cpu;
 
 import dev.spillway.cpu.kernel.MatVecQ8;
-import dev.spillway.cpu.kernel.PackedQ4_0;
+import dev.spillway.cpu.kernel.RowGroups;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.memory.MemoryAccount;
 import dev.spillway.engine.tensor.Quants;
@@ -19,10 +19,10 @@ import java.util.concurrent.atomic.AtomicLong;
 final class QuantizedRow {
     short[] values = new short[0];   // (cols) the 8-bit values, widened
     float[] scales = new float[0];   // (cols / 32) one per block
-    int[] pairs = new int[0];        // (cols / 2) the values two per int, for packed Q4_0 (PackedQ4_0.pairs)
+    int[] pairs = new int[0];        // (cols / 2) the values two per int, for the packed kernels (RowGroups.pairs)
     int[] sums8 = new int[0];        // (cols / 32) 8 * each block's sum, for packed Q4_0
     float[] rounded = new float[0];  // (n, cols) a batch's rows, rounded to 8 bits per block and back
-    int[] batchPairs = new int[0];     // (n, cols / 2) a batch's rows for the packed Q4_0 mat-mat
+    int[] batchPairs = new int[0];     // (n, cols / 2) a batch's rows for the packed mat-mat
     int[] batchSums8 = new int[0];     // (n, cols / 32)
     float[] batchScales = new float[0]; // (n, cols / 32)
     private final AtomicLong allocated;
@@ -41,13 +41,13 @@ final class QuantizedRow {
         MatVecQ8.quantize(x, 0, cols, values, scales);
     }
 
-    /** Quantizes {@code x[0..cols)} and forms the packed Q4_0 kernel's pairs and block sums. */
+    /** Quantizes {@code x[0..cols)} and forms the packed kernels' pairs and block sums. */
     void quantizePairs(float[] x, int cols) {
         quantize(x, cols);
-        PackedQ4_0.pairs(values, cols, pairs, sums8, 0);
+        RowGroups.pairs(values, cols, pairs, sums8, 0);
     }
 
-    /** Rows {@code x[0 .. n*cols)} quantized for the packed Q4_0 mat-mat: {@link #batchPairs}, {@link #batchSums8}, {@link #batchScales}. */
+    /** Rows {@code x[0 .. n*cols)} quantized for the packed mat-mat: {@link #batchPairs}, {@link #batchSums8}, {@link #batchScales}. */
     void quantizeBatch(float[] x, int n, int cols) {
         if (values.length < cols) {
             grow(cols);
@@ -59,7 +59,7 @@ final class QuantizedRow {
         for (int t = 0; t < n; t++) {
             MatVecQ8.quantize(x, t * cols, cols, values, scales);
             System.arraycopy(scales, 0, batchScales, t * blocks, blocks);
-            PackedQ4_0.pairs(values, cols, batchPairs, batchSums8, t);
+            RowGroups.pairs(values, cols, batchPairs, batchSums8, t);
         }
     }
 
@@ -81,7 +81,7 @@ final class QuantizedRow {
         allocated.addAndGet(bytes);
     }
 
-    /** Bytes of a batch's arrays for the packed Q4_0 mat-mat: pairs, block sums and scales. */
+    /** Bytes of a batch's arrays for the packed mat-mat: pairs, block sums and scales. */
     static long batchBytes(int n, int cols) {
         return 4L * n * (cols / 2) + 8L * n * (cols / Quants.QK);
     }

@@ -10,6 +10,7 @@ import dev.spillway.cpu.kernel.KvRows;
 import dev.spillway.cpu.kernel.MatMat;
 import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.PackedQ4_0;
+import dev.spillway.cpu.kernel.RowGroups;
 import dev.spillway.cpu.kernel.ScalarReference;
 import dev.spillway.cpu.kernel.TestData;
 import dev.spillway.engine.backend.Activations;
@@ -160,7 +161,7 @@ class CpuBackendTest {
      */
     @Test
     void packedQ4_0WeightsAreCountedCopiesWithTheIntegerKernel() {
-        int rows = 6 * PackedQ4_0.G, cols = 512;
+        int rows = 6 * RowGroups.G, cols = 512;
         TensorView w = matrix("w", GgmlType.Q4_0, rows, cols, new Random(12));
         float[] x = TestData.gaussian(new Random(3), 3 * cols, 1f);
         short[] qx = new short[cols];
@@ -168,16 +169,16 @@ class CpuBackendTest {
         MatVecQ8.quantize(x, 0, cols, qx, dx);
         int[] pairs = new int[cols / 2];
         int[] sums8 = new int[cols / 32];
-        PackedQ4_0.pairs(qx, cols, pairs, sums8, 0);
+        RowGroups.pairs(qx, cols, pairs, sums8, 0);
         float[] integer = new float[rows];
         float[] batch = new float[3 * rows];   // each token on its own through the packed mat-vec
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment packed = arena.allocate(PackedQ4_0.bytes(rows, cols), 64);
-            PackedQ4_0.pack(w.data(), 0, cols, packed, 0, rows / PackedQ4_0.G);
+            MemorySegment packed = arena.allocate(RowGroups.bytes(GgmlType.Q4_0, rows, cols), 64);
+            RowGroups.pack(GgmlType.Q4_0, w.data(), 0, cols, packed, 0, rows / RowGroups.G);
             PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, integer, 0, 0, rows);
             for (int t = 0; t < 3; t++) {
                 MatVecQ8.quantize(x, t * cols, cols, qx, dx);
-                PackedQ4_0.pairs(qx, cols, pairs, sums8, 0);
+                RowGroups.pairs(qx, cols, pairs, sums8, 0);
                 PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, batch, t * rows, 0, rows);
             }
         }
@@ -259,7 +260,7 @@ class CpuBackendTest {
 
     @Test
     void aPackedCopyOverTheBudgetIsRefusedAndLeavesNothingBehind() {
-        int rows = 4 * PackedQ4_0.G, cols = 256;
+        int rows = 4 * RowGroups.G, cols = 256;
         TensorView w = matrix("w", GgmlType.Q4_0, rows, cols, new Random(4));
         MemoryAccount account = new MemoryMonitor().open("host", w.data().byteSize());
         try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2, account))) {

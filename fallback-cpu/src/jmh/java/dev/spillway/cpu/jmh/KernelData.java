@@ -1,5 +1,6 @@
 package dev.spillway.cpu.jmh;
 
+import dev.spillway.cpu.kernel.RowGroups;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import java.lang.foreign.Arena;
@@ -101,14 +102,14 @@ final class KernelData {
             }
         }
 
-        /** Replaces every copy (or block) with its {@link dev.spillway.cpu.kernel.PackedQ4_0} form; Q4_0 only. */
+        /** Replaces every copy (or block) with its {@link RowGroups} form; Q4_0 and Q8_0 only. */
         void pack() {
-            if (type != GgmlType.Q4_0 || passRows % dev.spillway.cpu.kernel.PackedQ4_0.G != 0) {
-                throw new IllegalStateException("only Q4_0 blocks of whole row groups pack, not " + describe());
+            if (!RowGroups.packable(type, passRows, cols)) {
+                throw new IllegalStateException("only Q4_0 and Q8_0 blocks of whole row groups pack, not " + describe());
             }
             for (int c = 0; c < copies.length; c++) {
                 MemorySegment packed = arena.allocate(copies[c].byteSize(), 64);
-                dev.spillway.cpu.kernel.PackedQ4_0.pack(copies[c], 0, cols, packed, 0, passRows / dev.spillway.cpu.kernel.PackedQ4_0.G);
+                RowGroups.pack(type, copies[c], 0, cols, packed, 0, passRows / RowGroups.G);
                 copies[c] = packed;
             }
         }

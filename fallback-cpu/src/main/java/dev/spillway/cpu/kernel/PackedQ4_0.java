@@ -1,5 +1,8 @@
 package dev.spillway.cpu.kernel;
 
+import static dev.spillway.cpu.kernel.RowGroups.BW;
+import static dev.spillway.cpu.kernel.RowGroups.G;
+import static dev.spillway.cpu.kernel.RowGroups.SW;
 import static dev.spillway.cpu.kernel.Simd.LE;
 import static jdk.incubator.vector.VectorOperators.ASHR;
 import static jdk.incubator.vector.VectorOperators.EQ;
@@ -9,139 +12,38 @@ import static jdk.incubator.vector.VectorOperators.LSHR;
 import static jdk.incubator.vector.VectorOperators.S2I;
 import static jdk.incubator.vector.VectorOperators.ZERO_EXTEND_B2S;
 
-import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Q4_0 weights repacked at load time into row groups, and the integer mat-vec kernel over them.
+ * The integer kernels over Q4_0 weights packed in {@link RowGroups}: one row per lane, so a lane
+ * accumulates its own row's dot product and no sum ever crosses lanes.
  *
- * <p>In the GGUF layout a row's blocks follow each other, so a kernel works along a row and must sum
- * each block's 32 products across the lanes of a vector before it can apply the block's scale: the
- * float kernel ({@link MatVec#rowsQ4_0}) spends 5 floating-point ops per block on that, and an
- * integer one spends more on unpacking nibbles than it saves. Here the {@link #G} rows of a group
- * lie side by side instead, one row per lane, so a lane accumulates its own row's dot product and no
- * sum ever crosses lanes:
+ * <p>A chunk zero-extended to 16-bit lanes holds, in lane 2r + p, two weights of row r: the low
+ * nibble multiplies activation 2j + p and the high nibble activation 16 + 2j + p. The activations
+ * come quantized to 8-bit blocks ({@link MatVecQ8#quantize}) and packed two per int
+ * ({@link RowGroups#pairs}), so one broadcast int feeds a whole chunk. Per chunk: one widening load,
+ * a mask, a shift, two 16-bit multiplies and two adds, for 4G products. A block's 16 products per
+ * lane stay within 16 bits ({@code 16 * 15 * 127 = 30480}); the two lanes of a row are summed into 32
+ * bits once per block, converted, and scaled by {@code d_w d_x} with one FMA. The nibbles are used
+ * unsigned; the offset of 8 comes off as {@code 8 * sum(q_x)} per block.
  *
- * <pre>
- * group g (rows gG .. gG+G-1), block k: 18 G bytes, the same as the G blocks in the file
- *   [0, 2G)            ggml_half d[G]        d[r] = row r's block scale
- *   [2G + 2G j, ...)   chunk j = 0..7, 2G bytes: byte 2r + p = qs_r[2j + p] (p = 0, 1)
- *                      low nibble: element 2j + p of row r, high nibble: element 16 + 2j + p
- * </pre>
- *
- * A chunk zero-extended to 16-bit lanes holds, in lane 2r + p, two weights of row r: the low nibble
- * multiplies activation 2j + p and the high nibble activation 16 + 2j + p. The activations come
- * quantized to 8-bit blocks ({@link MatVecQ8#quantize}) and packed two per int ({@link #pairs}),
- * so one broadcast int feeds a whole chunk. Per chunk: one widening load, a mask, a shift, two
- * 16-bit multiplies and two adds, for 4G products. A block's 16 products per lane stay within 16 bits
- * ({@code 16 * 15 * 127 = 30480}); the two lanes of a row are summed into 32 bits once per block,
- * converted, and scaled by {@code d_w d_x} with one FMA. The nibbles are used unsigned; the offset of
- * 8 comes off as {@code 8 * sum(q_x)} per block ({@link #pairs} computes those sums).
- *
- * <p>G is the float lane count (16 with AVX-512, 8 with AVX2), so the packing is made for this machine
- * and never stored. A tensor is packed only when its row count is a multiple of G ({@link #packable}).
- * Results differ from the float path by the activations' rounding only: the integer sums are exact.
+ * <p>Results differ from the float path by the activations' rounding only: the integer sums are exact.
  */
 public final class PackedQ4_0 {
     private PackedQ4_0() {
     }
 
-    /** Rows per group: one per float lane. */
-    public static final int G = Simd.L;
     /** Bytes of one group's block: G halves of scale and 8 chunks of 2G bytes. */
-    public static final int GROUP_BLOCK_BYTES = 18 * G;
-    /** Q4_0 block bytes in the file: ggml_half d; uint8_t qs[16]. */
-    private static final int BLOCK_BYTES = 18;
-
-    /** 2G shorts: the full vector width. */
-    private static final VectorSpecies<Short> SW = ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize()));
-    /** 2G bytes (half the width): one chunk, widened to {@link #SW}; or a group block's G scales. */
-    private static final VectorSpecies<Byte> BW = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize() / 2));
-    private static final ValueLayout.OfShort SHORT = Simd.LE_SHORT;
-
-    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0 with whole groups of rows. */
-    public static boolean packable(GgmlType type, long rows, long cols) {
-        return type == GgmlType.Q4_0 && rows > 0 && rows % G == 0 && cols > 0 && cols % Quants.QK == 0;
-    }
-
-    /** Bytes of the packed tensor: exactly the file's bytes, rearranged. */
-    public static long bytes(long rows, long cols) {
-        return rows * GgmlType.Q4_0.bytesFor(cols);
-    }
+    static final int GROUP_BLOCK_BYTES = 18 * G;
 
     /**
-     * Packs row groups {@code [g0, g1)} of a Q4_0 tensor ({@code cols} per row) into {@code dst},
-     * which holds the whole packed tensor; {@code src} holds the tensor's rows in the file's layout
-     * from group {@code srcFirstGroup} on (0 for the whole tensor).
-     */
-    public static void pack(MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
-        int blocks = cols / Quants.QK;
-        long rowBytes = (long) blocks * BLOCK_BYTES;
-        for (int g = g0; g < g1; g++) {
-            for (int r = 0; r < G; r++) {
-                long s = ((long) (g - srcFirstGroup) * G + r) * rowBytes;
-                long o = (long) g * blocks * GROUP_BLOCK_BYTES + 2L * r;
-                for (int k = 0; k < blocks; k++, s += BLOCK_BYTES, o += GROUP_BLOCK_BYTES) {
-                    dst.set(SHORT, o, src.get(SHORT, s));
-                    for (int j = 0; j < 8; j++) {
-                        dst.set(SHORT, o + 2L * G * (j + 1), src.get(SHORT, s + 2 + 2L * j));
-                    }
-                }
-            }
-        }
-    }
-
-    /**
-     * The inverse of {@link #pack} for rows {@code [g0 G, g1 G)}: writes them in the file's layout to
-     * {@code dst[0 ..]} (row {@code g0 G} first), for the mat-mat kernel, which decodes file rows.
-     */
-    public static void unpack(MemorySegment packed, int cols, int g0, int g1, MemorySegment dst) {
-        int blocks = cols / Quants.QK;
-        long rowBytes = (long) blocks * BLOCK_BYTES;
-        for (int g = g0; g < g1; g++) {
-            for (int r = 0; r < G; r++) {
-                long s = (long) g * blocks * GROUP_BLOCK_BYTES + 2L * r;
-                long o = ((long) (g - g0) * G + r) * rowBytes;
-                for (int k = 0; k < blocks; k++, s += GROUP_BLOCK_BYTES, o += BLOCK_BYTES) {
-                    dst.set(SHORT, o, packed.get(SHORT, s));
-                    for (int j = 0; j < 8; j++) {
-                        dst.set(SHORT, o + 2 + 2L * j, packed.get(SHORT, s + 2L * G * (j + 1)));
-                    }
-                }
-            }
-        }
-    }
-
-    /**
-     * The activations as the kernel reads them, from a row quantized by {@link MatVecQ8#quantize}:
-     * {@code pairs[m] = q[2m] & 0xFFFF | q[2m+1] << 16} (two 16-bit lanes, little-endian), and per
-     * block {@code sums8[k] = 8 * sum of the block's 32 values}; written as row {@code token} of
-     * {@code pairs} and {@code sums8} (rows of {@code cols/2} and {@code cols/32}).
-     */
-    public static void pairs(short[] q, int cols, int[] pairs, int[] sums8, int token) {
-        int xp = token * (cols / 2), xk = token * (cols / Quants.QK);
-        for (int k = 0; k < cols / Quants.QK; k++) {
-            int sum = 0;
-            for (int m = 0; m < 16; m++) {
-                int lo = q[Quants.QK * k + 2 * m], hi = q[Quants.QK * k + 2 * m + 1];
-                pairs[xp + 16 * k + m] = lo & 0xFFFF | hi << 16;
-                sum += lo + hi;
-            }
-            sums8[xk + k] = 8 * sum;
-        }
-    }
-
-    /**
-     * Rows {@code [r0, r1)} (multiples of {@link #G}) of {@code out[outOff + r] = W[r] . x}, W packed
-     * by {@link #pack}, x given by {@link #pairs} and its block scales {@code dx}: row {@code token}
+     * Rows {@code [r0, r1)} (multiples of {@link RowGroups#G}) of {@code out[outOff + r] = W[r] . x}, W packed
+     * by {@link RowGroups#pack}, x given by {@link RowGroups#pairs} and its block scales {@code dx}: row {@code token}
      * of them, each holding rows of {@code cols/2} pairs and {@code cols/32} sums and scales (0 for a
      * single row).
      */
@@ -176,7 +78,7 @@ public final class PackedQ4_0 {
         }
     }
     /**
-     * Rows {@code [r0, r1)} (multiples of {@link #G}) of {@code out (n, rows) = x (n, cols) . W^T}
+     * Rows {@code [r0, r1)} (multiples of {@link RowGroups#G}) of {@code out (n, rows) = x (n, cols) . W^T}
      * for a batch: {@code pairs (n, cols/2)}, {@code sums8} and {@code dx (n, cols/32)} hold each
      * token's activations as {@link #matVec} takes them. Four tokens share each unpacked chunk; every
      * (row, token) result is computed by exactly the operations of {@link #matVec}, in the same

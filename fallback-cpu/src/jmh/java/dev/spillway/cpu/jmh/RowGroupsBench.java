@@ -2,6 +2,8 @@ package dev.spillway.cpu.jmh;
 
 import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.PackedQ4_0;
+import dev.spillway.cpu.kernel.PackedQ8_0;
+import dev.spillway.cpu.kernel.RowGroups;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import java.lang.foreign.MemorySegment;
@@ -10,13 +12,17 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 
 /**
- * Packed Q4_0 ({@link PackedQ4_0}) beside the file-layout kernels, same parameters and data: run with
- * {@code MatVecBench -p type=Q4_0} and {@code MatMatBench -p type=Q4_0} for the comparison.
+ * The packed kernels ({@link PackedQ4_0}, {@link PackedQ8_0} over {@link RowGroups}) beside the
+ * file-layout ones, same parameters and data: run with {@code MatVecBench}, {@code MatVecQ8Bench}
+ * and {@code MatMatBench} at the same {@code type} for the comparison.
  * {@code matVec} is the kernel alone on an activation row prepared at setup, {@code quantizeMatVec}
  * includes quantizing the row, {@code matMat} multiplies {@code n} tokens (in {@code weights=cache},
  * the same block {@code rows/block} times, so its flops per op are those of the whole matrix).
  */
-public class PackedQ4_0Bench extends MatVecBase {
+public class RowGroupsBench extends MatVecBase {
+    @Param({"Q4_0", "Q8_0"})
+    public GgmlType type;
+
     /** Tokens of {@code matMat}. */
     @Param({"64"})
     public int n;
@@ -32,7 +38,7 @@ public class PackedQ4_0Bench extends MatVecBase {
 
     @Override
     protected GgmlType type() {
-        return GgmlType.Q4_0;
+        return type;
     }
 
     @Override
@@ -44,7 +50,7 @@ public class PackedQ4_0Bench extends MatVecBase {
         pairs = new int[w.cols / 2];
         sums8 = new int[blocks];
         MatVecQ8.quantize(x, 0, w.cols, qx, dx);
-        PackedQ4_0.pairs(qx, w.cols, pairs, sums8, 0);
+        RowGroups.pairs(qx, w.cols, pairs, sums8, 0);
         float[] xs = KernelData.random(n * w.cols, 3);
         batchPairs = new int[n * w.cols / 2];
         batchSums8 = new int[n * blocks];
@@ -53,7 +59,7 @@ public class PackedQ4_0Bench extends MatVecBase {
         for (int t = 0; t < n; t++) {
             MatVecQ8.quantize(xs, t * w.cols, w.cols, qx, d);
             System.arraycopy(d, 0, batchScales, t * blocks, blocks);
-            PackedQ4_0.pairs(qx, w.cols, batchPairs, batchSums8, t);
+            RowGroups.pairs(qx, w.cols, batchPairs, batchSums8, t);
         }
         batchOut = new float[n * w.passRows];
         KernelData.report("packed mat-mat n=" + n + " (flops per op, GFLOP/s)", 2L * n * w.rows * w.cols);
@@ -63,7 +69,11 @@ public class PackedQ4_0Bench extends MatVecBase {
     public float[] matVec() {
         MemorySegment m = w.next();
         for (int r = 0; r < w.rows; r += w.passRows) {
-            PackedQ4_0.matVec(m, w.cols, pairs, sums8, dx, 0, out, 0, 0, w.passRows);
+            if (type == GgmlType.Q4_0) {
+                PackedQ4_0.matVec(m, w.cols, pairs, sums8, dx, 0, out, 0, 0, w.passRows);
+            } else {
+                PackedQ8_0.matVec(m, w.cols, pairs, dx, 0, out, 0, 0, w.passRows);
+            }
         }
         return out;
     }
@@ -71,7 +81,7 @@ public class PackedQ4_0Bench extends MatVecBase {
     @Benchmark
     public float[] quantizeMatVec() {
         MatVecQ8.quantize(x, 0, w.cols, qx, dx);
-        PackedQ4_0.pairs(qx, w.cols, pairs, sums8, 0);
+        RowGroups.pairs(qx, w.cols, pairs, sums8, 0);
         return matVec();
     }
 
@@ -79,7 +89,11 @@ public class PackedQ4_0Bench extends MatVecBase {
     public float[] matMat() {
         MemorySegment m = w.next();
         for (int r = 0; r < w.rows; r += w.passRows) {
-            PackedQ4_0.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
+            if (type == GgmlType.Q4_0) {
+                PackedQ4_0.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
+            } else {
+                PackedQ8_0.matMat(m, w.cols, n, batchPairs, batchScales, batchOut, w.passRows, 0, w.passRows);
+            }
         }
         return batchOut;
     }

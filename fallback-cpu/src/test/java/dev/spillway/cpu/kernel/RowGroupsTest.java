@@ -17,43 +17,46 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Packed Q4_0 ({@link PackedQ4_0}): the packing loses nothing, and the integer kernel is checked as
- * {@link MatVecQ8Test} checks the Q8_0 one, against two independent oracles:
+ * Row groups ({@link RowGroups}) for Q4_0 and Q8_0: the packing loses nothing, and the integer kernels
+ * ({@link PackedQ4_0}, {@link PackedQ8_0}) are checked as {@link MatVecQ8Test} checks the unpacked
+ * Q8_0 one, against two independent oracles:
  * <ol>
  *   <li>given the quantized activations, the integer dot products are exact: the result equals
- *       {@code sum_k d_w d_x sum_j (q_w - 8) q_x} in double, up to the float accumulation of the
- *       per-block terms, {@code (blocks + 8) * 2^-24 * sum_k |d_w d_x| sum_j |(q_w - 8) q_x|};</li>
+ *       {@code sum_k d_w d_x sum_j w_j q_x} in double (w_j the block's integer weight: q - 8 for
+ *       Q4_0, q for Q8_0), up to the float accumulation of the per-block terms,
+ *       {@code (blocks + 8) * 2^-24 * sum_k |d_w d_x| sum_j |w_j q_x|};</li>
  *   <li>against the scalar float reference on the unquantized activations, the difference is at most
  *       {@link MatVecQ8#errorBound} (the activations' rounding) plus that term, plus the reference's
  *       own rounding, {@code (cols + 8) * 2^-24 * sum |w x|}.</li>
  * </ol>
  */
-class PackedQ4_0Test {
-    private static final int G = PackedQ4_0.G;
+class RowGroupsTest {
+    private static final int G = RowGroups.G;
 
-    @ParameterizedTest(name = "groups={0} cols={1}")
-    @CsvSource({"1, 32", "2, 96", "3, 2048", "1, 5632"})
-    void packingThenUnpackingGivesTheFileBytesBack(int groups, int cols) {
+    @ParameterizedTest(name = "{0} groups={1} cols={2}")
+    @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 96", "Q4_0, 3, 2048", "Q4_0, 1, 5632", "Q8_0, 1, 32", "Q8_0, 2, 96", "Q8_0, 3, 2048"})
+    void packingThenUnpackingGivesTheFileBytesBack(GgmlType type, int groups, int cols) {
         int rows = groups * G;
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment w = TestData.unalignedNative(arena, GgmlType.Q4_0, TestData.gaussian(new Random(cols), rows * cols, 1f));
-            MemorySegment packed = arena.allocate(PackedQ4_0.bytes(rows, cols), 64);
+            MemorySegment w = TestData.unalignedNative(arena, type, TestData.gaussian(new Random(cols), rows * cols, 1f));
+            MemorySegment packed = arena.allocate(RowGroups.bytes(type, rows, cols), 64);
             assertEquals(w.byteSize(), packed.byteSize(), "packing costs the file's bytes, no more");
-            PackedQ4_0.pack(w, 0, cols, packed, 0, groups);
+            RowGroups.pack(type, w, 0, cols, packed, 0, groups);
             MemorySegment back = arena.allocate(w.byteSize());
-            PackedQ4_0.unpack(packed, cols, 0, groups, back);
+            RowGroups.unpack(type, packed, cols, 0, groups, back);
             assertEquals(-1, w.mismatch(back));
             if (groups > 1) {   // one group at a time lands at the start of the destination
                 MemorySegment one = arena.allocate(w.byteSize() / groups);
-                PackedQ4_0.unpack(packed, cols, 1, 2, one);
+                RowGroups.unpack(type, packed, cols, 1, 2, one);
                 long rowGroup = w.byteSize() / groups;
                 assertEquals(-1, one.mismatch(w.asSlice(rowGroup, rowGroup)));
             }
             // the layout as documented: group 0, block 0: row r's scale at 2r, qs_r[2j + p] at 2G (j + 1) + 2r + p
-            long rowBytes = GgmlType.Q4_0.bytesFor(cols);
+            long rowBytes = type.bytesFor(cols);
+            int qs = type == GgmlType.Q4_0 ? 16 : 32;
             for (int r = 0; r < G; r++) {
                 assertEquals(w.get(ValueLayout.JAVA_SHORT_UNALIGNED, r * rowBytes), packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * r));
-                for (int i = 0; i < 16; i++) {
+                for (int i = 0; i < qs; i++) {
                     assertEquals(w.get(ValueLayout.JAVA_BYTE, r * rowBytes + 2 + i),
                             packed.get(ValueLayout.JAVA_BYTE, 2L * G * (i / 2 + 1) + 2L * r + i % 2), "row " + r + " qs[" + i + "]");
                 }
@@ -61,18 +64,20 @@ class PackedQ4_0Test {
         }
     }
 
-    @ParameterizedTest(name = "groups={0} cols={1} scale={2}")
-    @CsvSource({"1, 32, 1", "2, 96, 1", "3, 352, 1", "2, 2048, 1", "1, 64, 1e-3", "1, 64, 300", "1, 5632, 1"})
-    void integerDotProductsAreExactAndWithinTheDerivedBound(int groups, int cols, float scale) {
+    @ParameterizedTest(name = "{0} groups={1} cols={2} scale={3}")
+    @CsvSource({"Q4_0, 1, 32, 1", "Q4_0, 2, 96, 1", "Q4_0, 3, 352, 1", "Q4_0, 2, 2048, 1", "Q4_0, 1, 64, 1e-3", "Q4_0, 1, 64, 300",
+        "Q4_0, 1, 5632, 1", "Q8_0, 1, 32, 1", "Q8_0, 3, 352, 1", "Q8_0, 2, 2048, 1", "Q8_0, 1, 64, 1e-3", "Q8_0, 1, 64, 300",
+        "Q8_0, 1, 5632, 1"})
+    void integerDotProductsAreExactAndWithinTheDerivedBound(GgmlType type, int groups, int cols, float scale) {
         int rows = groups * G;
         Random rnd = new Random(rows * 131L + cols);
         try (Arena arena = Arena.ofConfined()) {
             float[] wf = TestData.gaussian(rnd, rows * cols, 1f);
-            MemorySegment w = TestData.unalignedNative(arena, GgmlType.Q4_0, wf);
-            MemorySegment packed = arena.allocate(PackedQ4_0.bytes(rows, cols), 64);
-            PackedQ4_0.pack(w, 0, cols, packed, 0, groups);
+            MemorySegment w = TestData.unalignedNative(arena, type, wf);
+            MemorySegment packed = arena.allocate(RowGroups.bytes(type, rows, cols), 64);
+            RowGroups.pack(type, w, 0, cols, packed, 0, groups);
             float[] decoded = new float[rows * cols];
-            Quants.dequantize(GgmlType.Q4_0, w, 0, decoded, 0, decoded.length);
+            Quants.dequantize(type, w, 0, decoded, 0, decoded.length);
             float[] x = TestData.gaussian(rnd, cols, scale);
             x[3] = 0;
             if (cols >= 64) {
@@ -83,21 +88,31 @@ class PackedQ4_0Test {
             MatVecQ8.quantize(x, 0, cols, qx, dx);
             int[] pairs = new int[cols / 2];
             int[] sums8 = new int[cols / 32];
-            PackedQ4_0.pairs(qx, cols, pairs, sums8, 0);
+            RowGroups.pairs(qx, cols, pairs, sums8, 0);
             float[] out = new float[rows + G];
-            PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
-            long rowBytes = GgmlType.Q4_0.bytesFor(cols);
+            if (type == GgmlType.Q4_0) {
+                PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
+            } else {
+                PackedQ8_0.matVec(packed, cols, pairs, dx, 0, out, G, 0, rows);
+            }
+            long rowBytes = type.bytesFor(cols);
+            int blockBytes = type == GgmlType.Q4_0 ? 18 : 34;
             for (int r = 0; r < rows; r++) {
                 double exact = 0;
                 double magnitude = 0;
                 for (int k = 0; k < cols / 32; k++) {
-                    long a = r * rowBytes + 18L * k;
+                    long a = r * rowBytes + (long) blockBytes * k;
                     double dw = Float.float16ToFloat(w.get(Simd.LE_SHORT, a));
                     long dot = 0;
                     long dotAbs = 0;
                     for (int j = 0; j < 32; j++) {
-                        int b = w.get(ValueLayout.JAVA_BYTE, a + 2 + j % 16) & 0xFF;
-                        int q = (j < 16 ? b & 0xF : b >>> 4) - 8;
+                        int q;
+                        if (type == GgmlType.Q4_0) {
+                            int b = w.get(ValueLayout.JAVA_BYTE, a + 2 + j % 16) & 0xFF;
+                            q = (j < 16 ? b & 0xF : b >>> 4) - 8;
+                        } else {
+                            q = w.get(ValueLayout.JAVA_BYTE, a + 2 + j);
+                        }
                         long p = (long) q * qx[32 * k + j];
                         dot += p;
                         dotAbs += Math.abs(p);
@@ -126,15 +141,15 @@ class PackedQ4_0Test {
     }
 
     /** The batch kernel gives, for every token, the one-token kernel's bits (4-token blocks and the tail alike). */
-    @ParameterizedTest(name = "n={0}")
-    @CsvSource({"1", "3", "4", "5", "9"})
-    void aBatchGivesEachTokensMatVecBitForBit(int n) {
+    @ParameterizedTest(name = "{0} n={1}")
+    @CsvSource({"Q4_0, 1", "Q4_0, 3", "Q4_0, 4", "Q4_0, 5", "Q4_0, 9", "Q8_0, 1", "Q8_0, 4", "Q8_0, 7", "Q8_0, 9"})
+    void aBatchGivesEachTokensMatVecBitForBit(GgmlType type, int n) {
         int groups = 3, rows = groups * G, cols = 352, half = cols / 2, blocks = cols / 32;
         Random rnd = new Random(n);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment w = TestData.unalignedNative(arena, GgmlType.Q4_0, TestData.gaussian(rnd, rows * cols, 1f));
-            MemorySegment packed = arena.allocate(PackedQ4_0.bytes(rows, cols), 64);
-            PackedQ4_0.pack(w, 0, cols, packed, 0, groups);
+            MemorySegment w = TestData.unalignedNative(arena, type, TestData.gaussian(rnd, rows * cols, 1f));
+            MemorySegment packed = arena.allocate(RowGroups.bytes(type, rows, cols), 64);
+            RowGroups.pack(type, w, 0, cols, packed, 0, groups);
             float[] x = TestData.gaussian(rnd, n * cols, 2f);
             int[] pairs = new int[n * half];
             int[] sums8 = new int[n * blocks];
@@ -145,15 +160,24 @@ class PackedQ4_0Test {
             for (int t = 0; t < n; t++) {
                 MatVecQ8.quantize(x, t * cols, cols, q, d);
                 System.arraycopy(d, 0, dx, t * blocks, blocks);
-                PackedQ4_0.pairs(q, cols, pairs, sums8, t);
+                RowGroups.pairs(q, cols, pairs, sums8, t);
                 int[] onePairs = new int[half];
                 int[] oneSums = new int[blocks];
-                PackedQ4_0.pairs(q, cols, onePairs, oneSums, 0);
-                PackedQ4_0.matVec(packed, cols, onePairs, oneSums, d, 0, expected, t * rows, 0, rows);
+                RowGroups.pairs(q, cols, onePairs, oneSums, 0);
+                if (type == GgmlType.Q4_0) {
+                    PackedQ4_0.matVec(packed, cols, onePairs, oneSums, d, 0, expected, t * rows, 0, rows);
+                } else {
+                    PackedQ8_0.matVec(packed, cols, onePairs, d, 0, expected, t * rows, 0, rows);
+                }
             }
             float[] out = new float[n * rows];
-            PackedQ4_0.matMat(packed, cols, n, pairs, sums8, dx, out, rows, 0, G);          // first group,
-            PackedQ4_0.matMat(packed, cols, n, pairs, sums8, dx, out, rows, G, rows);       // then the rest
+            for (int[] range : new int[][] {{0, G}, {G, rows}}) {   // the first group, then the rest
+                if (type == GgmlType.Q4_0) {
+                    PackedQ4_0.matMat(packed, cols, n, pairs, sums8, dx, out, rows, range[0], range[1]);
+                } else {
+                    PackedQ8_0.matMat(packed, cols, n, pairs, dx, out, rows, range[0], range[1]);
+                }
+            }
             assertArrayEquals(expected, out);
         }
     }
@@ -166,7 +190,7 @@ class PackedQ4_0Test {
         }
         int[] pairs = new int[32];
         int[] sums8 = new int[2];
-        PackedQ4_0.pairs(q, 64, pairs, sums8, 0);
+        RowGroups.pairs(q, 64, pairs, sums8, 0);
         for (int m = 0; m < 32; m++) {
             assertEquals(q[2 * m], (short) pairs[m], "low half " + m);
             assertEquals(q[2 * m + 1], (short) (pairs[m] >> 16), "high half " + m);
@@ -207,14 +231,16 @@ class PackedQ4_0Test {
     }
 
     @Test
-    void onlyQ4_0WithWholeRowGroupsIsPacked() {
-        assertTrue(PackedQ4_0.packable(GgmlType.Q4_0, G, 32));
-        assertTrue(PackedQ4_0.packable(GgmlType.Q4_0, 4L * G, 2048));
-        assertFalse(PackedQ4_0.packable(GgmlType.Q4_0, G + 1, 32));
-        assertFalse(PackedQ4_0.packable(GgmlType.Q4_0, G, 48));
+    void onlyQ4_0AndQ8_0WithWholeRowGroupsArePacked() {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q8_0}) {
+            assertTrue(RowGroups.packable(t, G, 32));
+            assertTrue(RowGroups.packable(t, 4L * G, 2048));
+            assertFalse(RowGroups.packable(t, G + 1, 32));
+            assertFalse(RowGroups.packable(t, G, 48));
+        }
         for (GgmlType t : GgmlType.computableTypes()) {
-            if (t != GgmlType.Q4_0) {
-                assertFalse(PackedQ4_0.packable(t, G, 256), t.toString());
+            if (t != GgmlType.Q4_0 && t != GgmlType.Q8_0) {
+                assertFalse(RowGroups.packable(t, G, 256), t.toString());
             }
         }
     }

@@ -1,0 +1,132 @@
+package dev.spillway.cpu.kernel;
+
+import dev.spillway.engine.tensor.GgmlType;
+import dev.spillway.engine.tensor.Quants;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Q4_0 and Q8_0 weights repacked at load time into row groups, the layout of {@link PackedQ4_0}'s
+ * and {@link PackedQ8_0}'s integer kernels.
+ *
+ * <p>In the GGUF layout a row's blocks follow each other, so a kernel works along a row and must sum
+ * each block's 32 products across the lanes of a vector before it can apply the block's scale (the
+ * float kernels spend 5 floating-point ops per block on that and on turning the weights into floats).
+ * Here the {@link #G} rows of a group lie side by side instead, one row per lane pair, two weights of
+ * a row in adjacent 16-bit lanes:
+ *
+ * <pre>
+ * group g (rows gG .. gG+G-1), block k: G times the file's block bytes, the same as the G blocks
+ *   [0, 2G)            ggml_half d[G]        d[r] = row r's block scale
+ *   [2G + 2G j, ...)   chunk j, 2G bytes:    byte 2r + p = qs_r[2j + p] (p = 0, 1)
+ *     Q4_0 (block_q4_0: ggml_half d; uint8_t qs[16]): chunks j = 0..7; low nibble = element 2j + p
+ *                      of row r, high nibble = element 16 + 2j + p
+ *     Q8_0 (block_q8_0: ggml_half d; int8_t qs[32]):  chunks j = 0..15; element 2j + p of row r
+ * </pre>
+ *
+ * <p>G is the float lane count (16 with AVX-512, 8 with AVX2), so a packing is made for this machine
+ * and never stored. A tensor is packed only when its rows come in whole groups ({@link #packable}).
+ * The activations are quantized to 8-bit blocks ({@link MatVecQ8#quantize}) and packed two per int
+ * ({@link #pairs}), so that one broadcast int feeds a chunk.
+ */
+public final class RowGroups {
+    private RowGroups() {
+    }
+
+    /** Rows per group: one per float lane. */
+    public static final int G = Simd.L;
+    /** 2G shorts: the full vector width. */
+    static final VectorSpecies<Short> SW = ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize()));
+    /** 2G bytes (half the width): one chunk, widened to {@link #SW}; or a group block's G scales. */
+    static final VectorSpecies<Byte> BW = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize() / 2));
+    private static final ValueLayout.OfShort SHORT = Simd.LE_SHORT;
+
+    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0 or Q8_0 with whole groups of rows. */
+    public static boolean packable(GgmlType type, long rows, long cols) {
+        return (type == GgmlType.Q4_0 || type == GgmlType.Q8_0) && rows > 0 && rows % G == 0 && cols > 0 && cols % Quants.QK == 0;
+    }
+
+    /** Bytes of the packed tensor: exactly the file's bytes, rearranged. */
+    public static long bytes(GgmlType type, long rows, long cols) {
+        return rows * type.bytesFor(cols);
+    }
+
+    /**
+     * Packs row groups {@code [g0, g1)} of a Q4_0 or Q8_0 tensor ({@code cols} per row) into
+     * {@code dst}, which holds the whole packed tensor; {@code src} holds the tensor's rows in the
+     * file's layout from group {@code srcFirstGroup} on (0 for the whole tensor).
+     */
+    public static void pack(GgmlType type, MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
+        int blocks = cols / Quants.QK;
+        int blockBytes = blockBytes(type);
+        int chunks = (blockBytes - 2) / 2;
+        long rowBytes = (long) blocks * blockBytes;
+        for (int g = g0; g < g1; g++) {
+            for (int r = 0; r < G; r++) {
+                long s = ((long) (g - srcFirstGroup) * G + r) * rowBytes;
+                long o = (long) g * blocks * G * blockBytes + 2L * r;
+                for (int k = 0; k < blocks; k++, s += blockBytes, o += (long) G * blockBytes) {
+                    dst.set(SHORT, o, src.get(SHORT, s));
+                    for (int j = 0; j < chunks; j++) {
+                        dst.set(SHORT, o + 2L * G * (j + 1), src.get(SHORT, s + 2 + 2L * j));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * The inverse of {@link #pack} for row groups {@code [g0, g1)}: writes them in the file's layout to
+     * {@code dst[0 ..]} (row {@code g0 G} first).
+     */
+    public static void unpack(GgmlType type, MemorySegment packed, int cols, int g0, int g1, MemorySegment dst) {
+        int blocks = cols / Quants.QK;
+        int blockBytes = blockBytes(type);
+        int chunks = (blockBytes - 2) / 2;
+        long rowBytes = (long) blocks * blockBytes;
+        for (int g = g0; g < g1; g++) {
+            for (int r = 0; r < G; r++) {
+                long s = (long) g * blocks * G * blockBytes + 2L * r;
+                long o = ((long) (g - g0) * G + r) * rowBytes;
+                for (int k = 0; k < blocks; k++, s += (long) G * blockBytes, o += blockBytes) {
+                    dst.set(SHORT, o, packed.get(SHORT, s));
+                    for (int j = 0; j < chunks; j++) {
+                        dst.set(SHORT, o + 2 + 2L * j, packed.get(SHORT, s + 2L * G * (j + 1)));
+                    }
+                }
+            }
+        }
+    }
+
+    private static int blockBytes(GgmlType type) {
+        return switch (type) {
+            case Q4_0 -> 18;   // ggml_half d; uint8_t qs[16]
+            case Q8_0 -> 34;   // ggml_half d; int8_t qs[32]
+            default -> throw new IllegalArgumentException("no row-group packing for " + type);
+        };
+    }
+
+    /**
+     * The activations as the packed kernels read them, from a row quantized by
+     * {@link MatVecQ8#quantize}: {@code pairs[m] = q[2m] & 0xFFFF | q[2m+1] << 16} (two 16-bit
+     * lanes, little-endian), and per block {@code sums8[k] = 8 * sum of the block's 32 values} (Q4_0's
+     * offset); written as row {@code token} of {@code pairs} and {@code sums8} (rows of {@code cols/2}
+     * and {@code cols/32}).
+     */
+    public static void pairs(short[] q, int cols, int[] pairs, int[] sums8, int token) {
+        int xp = token * (cols / 2), xk = token * (cols / Quants.QK);
+        for (int k = 0; k < cols / Quants.QK; k++) {
+            int sum = 0;
+            for (int m = 0; m < 16; m++) {
+                int lo = q[Quants.QK * k + 2 * m], hi = q[Quants.QK * k + 2 * m + 1];
+                pairs[xp + 16 * k + m] = lo & 0xFFFF | hi << 16;
+                sum += lo + hi;
+            }
+            sums8[xk + k] = 8 * sum;
+        }
+    }
+}
