@@ -1,9 +1,10 @@
 package dev.spillway.cpu;
 
+import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Activations;
 
 /** An F32 activation matrix on the Java heap, where the Vector API reads it fastest. */
-final class CpuActivations implements Activations {
+final class CpuActivations implements Activations, SerializedBackend.Owned {
     final CpuBackend owner;
     final int rows;
     final int cols;
@@ -37,6 +38,16 @@ final class CpuActivations implements Activations {
     @Override
     public void close() {
         owner.release(this);
+    }
+
+    @Override
+    public CpuBackend owner() {
+        return owner;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
     }
 
     @Override

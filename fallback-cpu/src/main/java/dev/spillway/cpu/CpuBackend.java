@@ -13,12 +13,12 @@ import dev.spillway.cpu.kernel.Simd;
 import dev.spillway.cpu.kernel.VectorOps;
 import dev.spillway.engine.backend.Activations;
 import dev.spillway.engine.backend.AttentionShape;
-import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
 import dev.spillway.engine.backend.OpChecks;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.memory.MemoryAccount;
@@ -32,17 +32,17 @@ import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The CPU backend: Vector API kernels over zero-copy weight views, heap activations and off-heap
  * K/V caches, run on a small worker pool that this backend owns.
  *
- * <p>Every op (and every allocation and release) holds one lock, so calls from several contexts are
+ * <p>Every op (and every allocation and release) holds one lock ({@link SerializedBackend}, which
+ * also checks the handles and shapes before an op runs here), so calls from several contexts are
  * serialized and the pool runs one op at a time. Matrix products are split over output rows,
  * attention over (token, KV head), row ops over tokens.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeight, CpuKvCache> {
 
     /**
      * @param threads threads that run an op, the caller included (so {@code threads - 1} workers are started)
@@ -157,13 +157,11 @@ public final class CpuBackend implements Backend {
     private static final int ELEMENTWISE_CHUNK = 1 << 14;
 
     private final Options options;
-    private final ReentrantLock lock = new ReentrantLock();
     private final WorkerPool pool;
     private final AtomicLong allocated = new AtomicLong();
     private final Scratch scratch;
     private final QuantizedRow quantizedRow;   // the integer path's activation row, guarded by lock
     private int liveHandles;     // guarded by lock
-    private boolean closed;      // guarded by lock
     private RopeTable ropeTable; // guarded by lock; the last spec's frequencies
 
     // One reusable task per op kind (ops are serialized): nothing is allocated per dispatch.
@@ -174,6 +172,7 @@ public final class CpuBackend implements Backend {
     private final ElementwiseTask elementwiseTask = new ElementwiseTask();
 
     public CpuBackend(Options options) {
+        super(CpuActivations.class, CpuWeight.class, CpuKvCache.class);
         this.options = Objects.requireNonNull(options, "options");
         this.pool = new WorkerPool(options.threads(), "spillway-cpu-");
         this.scratch = new Scratch(options.threads(), allocated, options.memory());
@@ -397,89 +396,45 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void write(Activations dst, float[] src, int nRows) {
-        Objects.requireNonNull(src, "src");
-        lock.lock();
-        try {
-            CpuActivations d = activations(dst, "dst");
-            OpChecks.transfer(d, nRows, src.length, "write");
-            System.arraycopy(src, 0, d.data, 0, nRows * d.cols);
-        } finally {
-            lock.unlock();
-        }
+    protected void runWrite(CpuActivations dst, float[] src, int nRows) {
+        System.arraycopy(src, 0, dst.data, 0, nRows * dst.cols);
     }
 
     @Override
-    public void read(Activations src, float[] dst, int nRows) {
-        Objects.requireNonNull(dst, "dst");
-        lock.lock();
-        try {
-            CpuActivations s = activations(src, "src");
-            OpChecks.transfer(s, nRows, dst.length, "read");
-            System.arraycopy(s.data, 0, dst, 0, nRows * s.cols);
-        } finally {
-            lock.unlock();
-        }
+    protected void runRead(CpuActivations src, float[] dst, int nRows) {
+        System.arraycopy(src.data, 0, dst, 0, nRows * src.cols);
     }
 
     /** Ops run to completion under the lock, so there is nothing pending to wait for. */
     @Override
-    public void readKv(KvCache src, int rows, MemorySegment keys, MemorySegment values) {
-        lock.lock();
-        try {
-            CpuKvCache c = kvCache(src);
-            OpChecks.kvTransfer(c, rows, keys, values, true);
-            MemorySegment.copy(c.keys.data(), 0, keys, 0, rows * c.keys.rowBytes());
-            MemorySegment.copy(c.values.data(), 0, values, 0, rows * c.values.rowBytes());
-        } finally {
-            lock.unlock();
-        }
+    protected void runReadKv(CpuKvCache c, int rows, MemorySegment keys, MemorySegment values) {
+        MemorySegment.copy(c.keys.data(), 0, keys, 0, rows * c.keys.rowBytes());
+        MemorySegment.copy(c.values.data(), 0, values, 0, rows * c.values.rowBytes());
     }
 
     @Override
-    public void writeKv(KvCache dst, int rows, MemorySegment keys, MemorySegment values) {
-        lock.lock();
-        try {
-            CpuKvCache c = kvCache(dst);
-            OpChecks.kvTransfer(c, rows, keys, values, false);
-            MemorySegment.copy(keys, 0, c.keys.data(), 0, rows * c.keys.rowBytes());
-            MemorySegment.copy(values, 0, c.values.data(), 0, rows * c.values.rowBytes());
-        } finally {
-            lock.unlock();
-        }
+    protected void runWriteKv(CpuKvCache c, int rows, MemorySegment keys, MemorySegment values) {
+        MemorySegment.copy(keys, 0, c.keys.data(), 0, rows * c.keys.rowBytes());
+        MemorySegment.copy(values, 0, c.values.data(), 0, rows * c.values.rowBytes());
     }
 
     // ---- ops ------------------------------------------------------------------------------------
 
     @Override
-    public void rmsNorm(Activations out, Activations in, Weight gamma, int nTokens, float eps) {
-        lock.lock();
+    protected void runRmsNorm(CpuActivations o, CpuActivations i, CpuWeight g, int nTokens, float eps) {
         try {
-            CpuActivations o = activations(out, "out");
-            CpuActivations i = activations(in, "in");
-            CpuWeight g = weight(gamma, "gamma");
-            OpChecks.rmsNorm(o, i, g, nTokens);
             rowTask.start(RowTask.RMS_NORM, o, i, nTokens);
             rowTask.gamma = g.data;
             rowTask.eps = eps;
             dispatch(rowTask, nTokens);
         } finally {
             rowTask.clear();
-            lock.unlock();
         }
     }
 
     @Override
-    public void matmul(Activations out, Activations in, Weight w, int nTokens) {
-        lock.lock();
+    protected void runMatmul(CpuActivations o, CpuActivations i, CpuWeight wt, int nTokens) {
         try {
-            CpuActivations o = activations(out, "out");
-            CpuActivations i = activations(in, "in");
-            CpuWeight wt = weight(w, "w");
-            if (!supports(Op.MATMUL, wt.type)) {
-                throw new IllegalArgumentException("matmul: the cpu backend has no kernel for " + wt);
-            }
-            OpChecks.matmul(o, i, wt, nTokens);
             MatmulTask t = matmulTask;
             boolean integerPath = !options.exact() && (MatVecQ8.supports(wt.type) || wt.packed != null);
             t.quantized = integerPath && nTokens == 1;
@@ -501,7 +456,6 @@ public final class CpuBackend implements Backend {
             dispatch(t, nTokens == 0 ? 0 : (wt.rows + t.chunk - 1) / t.chunk);
         } finally {
             matmulTask.clear();
-            lock.unlock();
         }
     }
 
@@ -513,12 +467,8 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
-        Objects.requireNonNull(spec, "spec");
-        lock.lock();
+    protected void runRope(CpuActivations a, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
         try {
-            CpuActivations a = activations(x, "x");
-            OpChecks.rope(a, nTokens, headCount, headDim, startPos, spec);
             if (ropeTable == null || !ropeTable.spec().equals(spec)) {
                 ropeTable = new RopeTable(spec);
             }
@@ -530,37 +480,25 @@ public final class CpuBackend implements Backend {
             dispatch(rowTask, nTokens);
         } finally {
             rowTask.clear();
-            lock.unlock();
         }
     }
 
     @Override
-    public void kvStore(KvCache cache, Activations k, Activations v, int startPos, int nTokens) {
-        lock.lock();
+    protected void runKvStore(CpuKvCache c, CpuActivations ka, CpuActivations va, int startPos, int nTokens) {
         try {
-            CpuKvCache c = kvCache(cache);
-            CpuActivations ka = activations(k, "k");
-            CpuActivations va = activations(v, "v");
-            OpChecks.kvStore(c, ka, va, startPos, nTokens);
             rowTask.start(RowTask.KV_STORE, ka, va, nTokens);
             rowTask.cache = c;
             rowTask.startPos = startPos;
             dispatch(rowTask, nTokens);
         } finally {
             rowTask.clear();
-            lock.unlock();
         }
     }
 
     @Override
-    public void attention(Activations out, Activations q, KvCache cache, AttentionShape shape, int startPos, int nTokens) {
-        Objects.requireNonNull(shape, "shape");
-        lock.lock();
+    protected void runAttention(CpuActivations o, CpuActivations qa, CpuKvCache c, AttentionShape shape, int startPos,
+                                int nTokens) {
         try {
-            CpuActivations o = activations(out, "out");
-            CpuActivations qa = activations(q, "q");
-            CpuKvCache c = kvCache(cache);
-            OpChecks.attention(o, qa, c, shape, startPos, nTokens);
             AttentionTask t = attentionTask;
             t.out = o.data;
             t.q = qa.data;
@@ -571,63 +509,31 @@ public final class CpuBackend implements Backend {
             dispatch(t, nTokens * shape.kvHeadCount());
         } finally {
             attentionTask.clear();
-            lock.unlock();
         }
     }
 
     @Override
-    public void swiglu(Activations gate, Activations up, int nTokens) {
-        elementwise(ElementwiseTask.SWIGLU, gate, up, nTokens, "swiglu");
-    }
-
-    @Override
-    public void add(Activations acc, Activations other, int nTokens) {
-        elementwise(ElementwiseTask.ADD, acc, other, nTokens, "add");
-    }
-
-    private void elementwise(int kind, Activations target, Activations other, int nTokens, String op) {
-        lock.lock();
+    protected void runElementwise(Op op, CpuActivations a, CpuActivations b, int nTokens) {
         try {
-            CpuActivations a = activations(target, "target");
-            CpuActivations b = activations(other, "other");
-            OpChecks.elementwise(a, b, nTokens, op);
             ElementwiseTask t = elementwiseTask;
-            t.kind = kind;
+            t.kind = op == Op.SWIGLU ? ElementwiseTask.SWIGLU : ElementwiseTask.ADD;
             t.a = a.data;
             t.b = b.data;
             t.total = nTokens * a.cols;
             dispatch(t, (t.total + ELEMENTWISE_CHUNK - 1) / ELEMENTWISE_CHUNK);
         } finally {
             elementwiseTask.clear();
-            lock.unlock();
         }
     }
 
     @Override
-    public void copyRows(Activations dst, int dstRow, Activations src, int srcRow, int nRows) {
-        lock.lock();
-        try {
-            CpuActivations d = activations(dst, "dst");
-            CpuActivations s = activations(src, "src");
-            OpChecks.copyRows(d, dstRow, s, srcRow, nRows);
-            System.arraycopy(s.data, srcRow * s.cols, d.data, dstRow * d.cols, nRows * d.cols);
-        } finally {
-            lock.unlock();
-        }
+    protected void runCopyRows(CpuActivations d, int dstRow, CpuActivations s, int srcRow, int nRows) {
+        System.arraycopy(s.data, srcRow * s.cols, d.data, dstRow * d.cols, nRows * d.cols);
     }
 
     @Override
-    public void close() {
-        lock.lock();
-        try {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            pool.close();
-        } finally {
-            lock.unlock();
-        }
+    protected void onClose() {
+        pool.close();
     }
 
     @Override
@@ -635,51 +541,8 @@ public final class CpuBackend implements Backend {
         return "cpu backend (" + options.threads() + " threads, " + Simd.F.vectorBitSize() + "-bit vectors)";
     }
 
-    // ---- dispatch and validation -----------------------------------------------------------------
-
     private void dispatch(WorkerPool.Body body, int items) {
         pool.parallelFor(items, body);
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("the cpu backend is closed");
-        }
-    }
-
-    private CpuActivations activations(Activations a, String what) {
-        checkOpen();
-        Objects.requireNonNull(a, what);
-        if (!(a instanceof CpuActivations c) || c.owner != this) {
-            throw new IllegalArgumentException(what + ": " + a + " does not belong to this cpu backend");
-        }
-        if (c.closed) {
-            throw new IllegalStateException(what + ": the activation buffer is closed");
-        }
-        return c;
-    }
-
-    private CpuWeight weight(Weight w, String what) {
-        Objects.requireNonNull(w, what);
-        if (!(w instanceof CpuWeight c) || c.owner != this) {
-            throw new IllegalArgumentException(what + ": " + w.name() + " was not loaded by this cpu backend");
-        }
-        if (c.closed) {
-            throw new IllegalStateException(what + ": weight " + c.name() + " is closed");
-        }
-        return c;
-    }
-
-    private CpuKvCache kvCache(KvCache k) {
-        checkOpen();
-        Objects.requireNonNull(k, "cache");
-        if (!(k instanceof CpuKvCache c) || c.owner != this) {
-            throw new IllegalArgumentException("cache: " + k + " does not belong to this cpu backend");
-        }
-        if (c.closed) {
-            throw new IllegalStateException("cache: the KV cache is closed");
-        }
-        return c;
     }
 
     // ---- tasks ------------------------------------------------------------------------------------

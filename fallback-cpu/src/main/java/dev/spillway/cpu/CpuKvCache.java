@@ -1,6 +1,7 @@
 package dev.spillway.cpu;
 
 import dev.spillway.cpu.kernel.KvRows;
+import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.tensor.GgmlType;
 import java.lang.foreign.Arena;
@@ -9,7 +10,7 @@ import java.lang.foreign.Arena;
  * One layer's K and V rows, off-heap in an arena that this handle owns and closes. The rows come
  * zeroed from {@link ZeroedMemory}: only the positions written cost resident memory.
  */
-final class CpuKvCache implements KvCache {
+final class CpuKvCache implements KvCache, SerializedBackend.Owned {
     final CpuBackend owner;
     private final int contextSize;
     private final int kvDim;
@@ -69,6 +70,16 @@ final class CpuKvCache implements KvCache {
     @Override
     public void close() {
         owner.release(this);
+    }
+
+    @Override
+    public CpuBackend owner() {
+        return owner;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
     }
 
     @Override

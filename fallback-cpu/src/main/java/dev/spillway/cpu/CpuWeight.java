@@ -1,5 +1,6 @@
 package dev.spillway.cpu;
 
+import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
@@ -12,7 +13,7 @@ import java.lang.foreign.MemorySegment;
  * Q4_0 and Q8_0 tensors the backend repacks, its own copy in {@link RowGroups}' layout, held by this
  * weight's arena and freed when the weight is closed.
  */
-final class CpuWeight implements Weight {
+final class CpuWeight implements Weight, SerializedBackend.Owned {
     final CpuBackend owner;
     private final String name;
     final GgmlType type;
@@ -76,6 +77,16 @@ final class CpuWeight implements Weight {
     @Override
     public void close() {
         owner.release(this);
+    }
+
+    @Override
+    public CpuBackend owner() {
+        return owner;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return closed;
     }
 
     @Override

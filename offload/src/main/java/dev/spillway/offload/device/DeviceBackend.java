@@ -3,11 +3,11 @@ package dev.spillway.offload.device;
 import dev.spillway.bindings.GpuMemoryError;
 import dev.spillway.engine.backend.Activations;
 import dev.spillway.engine.backend.AttentionShape;
-import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
 import dev.spillway.engine.backend.OpChecks;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.memory.MemoryAccount;
@@ -19,7 +19,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The device backend shared by OpenCL, CUDA and HIP, written once against a {@link DeviceRuntime}.
@@ -43,7 +42,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * an op allocates nothing. Uploads are not waited for; a staging buffer is refilled only after the
  * queue was drained since its last upload (see {@link DeviceRuntime#upload}).
  */
-public final class DeviceBackend implements Backend {
+public final class DeviceBackend extends SerializedBackend<DeviceActivations, DeviceWeight, DeviceKvCache> {
 
     /**
      * @param memoryLimit bytes this backend may allocate at most (0 = as much as the device reports)
@@ -111,7 +110,6 @@ public final class DeviceBackend implements Backend {
     private final DeviceMemory memory;
     private final MemoryAccount account;
     private final long runtimeBytes;
-    private final ReentrantLock lock = new ReentrantLock();
     // Launch state, reused under the lock: calls are serialized, so nothing is allocated per launch.
     private final KernelTable kernels;
     private final KernelArgs args = new KernelArgs();
@@ -122,7 +120,6 @@ public final class DeviceBackend implements Backend {
     private final HostStaging transfers = new HostStaging();
     private final HostStaging ropeHost = new HostStaging();
     private int liveHandles;        // guarded by lock
-    private boolean closed;         // guarded by lock
     // RoPE angles of the last (spec, startPos, nTokens), computed in double on the host.
     private DeviceBuffer ropeTable; // (capacity rows, rot/2, 2) F32, scratch; guarded by lock
     private RopeSpec ropeSpec;
@@ -132,6 +129,7 @@ public final class DeviceBackend implements Backend {
 
     /** Takes ownership of {@code runtime}: {@link #close()} closes it. */
     public DeviceBackend(DeviceRuntime runtime, Options options) {
+        super(DeviceActivations.class, DeviceWeight.class, DeviceKvCache.class);
         this.runtime = Objects.requireNonNull(runtime, "runtime");
         Objects.requireNonNull(options, "options");
         this.name = runtime.api() + ":" + runtime.device().index();
@@ -351,7 +349,7 @@ public final class DeviceBackend implements Backend {
             }
             handle.closed = true;
             handle.free(memory);
-            if (!closed && --liveHandles == 0) {
+            if (!isClosed() && --liveHandles == 0) {
                 freeScratch();
             }
         } finally {
@@ -377,45 +375,29 @@ public final class DeviceBackend implements Backend {
     }
 
     @Override
-    public void write(Activations dst, float[] src, int nRows) {
-        Objects.requireNonNull(src, "src");
-        lock.lock();
-        try {
-            DeviceActivations d = activations(dst, "dst");
-            OpChecks.transfer(d, nRows, src.length, "write");
-            int n = nRows * d.cols;
-            if (n > 0) {
-                MemorySegment host = staging(transfers, 4L * n);
-                MemorySegment.copy(src, 0, host, LE_FLOAT, 0, n);
-                uploadFrom(transfers, d.buffer, host);
-            }
-        } finally {
-            lock.unlock();
+    protected void runWrite(DeviceActivations d, float[] src, int nRows) {
+        int n = nRows * d.cols;
+        if (n > 0) {
+            MemorySegment host = staging(transfers, 4L * n);
+            MemorySegment.copy(src, 0, host, LE_FLOAT, 0, n);
+            uploadFrom(transfers, d.buffer, host);
         }
     }
 
     @Override
-    public void read(Activations src, float[] dst, int nRows) {
-        Objects.requireNonNull(dst, "dst");
-        lock.lock();
-        try {
-            DeviceActivations s = activations(src, "src");
-            OpChecks.transfer(s, nRows, dst.length, "read");
-            int n = nRows * s.cols;
-            if (n == 0) {
-                return;
-            }
-            MemorySegment host = staging(transfers, 4L * n);
-            try {
-                runtime.download(s.buffer, 0, host);
-            } catch (GpuMemoryError e) {
-                throw memory.translate(e, -1, "download", "download of " + 4L * n + " bytes");
-            }
-            uploadsCompleted();   // a download waits for everything enqueued before it
-            MemorySegment.copy(host, LE_FLOAT, 0, dst, 0, n);
-        } finally {
-            lock.unlock();
+    protected void runRead(DeviceActivations s, float[] dst, int nRows) {
+        int n = nRows * s.cols;
+        if (n == 0) {
+            return;
         }
+        MemorySegment host = staging(transfers, 4L * n);
+        try {
+            runtime.download(s.buffer, 0, host);
+        } catch (GpuMemoryError e) {
+            throw memory.translate(e, -1, "download", "download of " + 4L * n + " bytes");
+        }
+        uploadsCompleted();   // a download waits for everything enqueued before it
+        MemorySegment.copy(host, LE_FLOAT, 0, dst, 0, n);
     }
 
     /**
@@ -465,20 +447,13 @@ public final class DeviceBackend implements Backend {
 
     /** Downloads wait for the queue, so the rows include every kvStore enqueued before. */
     @Override
-    public void readKv(KvCache src, int rows, MemorySegment keys, MemorySegment values) {
-        lock.lock();
-        try {
-            DeviceKvCache c = kvCache(src);
-            OpChecks.kvTransfer(c, rows, keys, values, true);
-            if (rows == 0) {
-                drainQueue();
-                return;
-            }
-            download(c.keys, keys.asSlice(0, rows * c.keyRowBytes()));
-            download(c.values, values.asSlice(0, rows * c.valueRowBytes()));
-        } finally {
-            lock.unlock();
+    protected void runReadKv(DeviceKvCache c, int rows, MemorySegment keys, MemorySegment values) {
+        if (rows == 0) {
+            drainQueue();
+            return;
         }
+        download(c.keys, keys.asSlice(0, rows * c.keyRowBytes()));
+        download(c.values, values.asSlice(0, rows * c.valueRowBytes()));
     }
 
     /**
@@ -487,76 +462,43 @@ public final class DeviceBackend implements Backend {
      * hot path: it runs when a context's layers move between backends.
      */
     @Override
-    public void writeKv(KvCache dst, int rows, MemorySegment keys, MemorySegment values) {
-        lock.lock();
-        try {
-            DeviceKvCache c = kvCache(dst);
-            OpChecks.kvTransfer(c, rows, keys, values, false);
-            if (rows == 0) {
-                return;
-            }
-            upload(c.keys, keys.asSlice(0, rows * c.keyRowBytes()));
-            upload(c.values, values.asSlice(0, rows * c.valueRowBytes()));
-        } finally {
-            lock.unlock();
+    protected void runWriteKv(DeviceKvCache c, int rows, MemorySegment keys, MemorySegment values) {
+        if (rows == 0) {
+            return;
         }
+        upload(c.keys, keys.asSlice(0, rows * c.keyRowBytes()));
+        upload(c.values, values.asSlice(0, rows * c.valueRowBytes()));
     }
 
     // ---- ops ------------------------------------------------------------------------------------
 
     @Override
-    public void rmsNorm(Activations out, Activations in, Weight gamma, int nTokens, float eps) {
-        lock.lock();
-        try {
-            DeviceActivations o = activations(out, "out");
-            DeviceActivations i = activations(in, "in");
-            DeviceWeight g = weight(gamma, "gamma");
-            OpChecks.rmsNorm(o, i, g, nTokens);
-            args.clear().buffer(o.buffer).buffer(i.buffer).buffer(g.buffer).i32(i.cols).f32(eps);
-            launch(kernels.get(KernelTable.Fixed.RMS_NORM), nTokens, 1, KernelGeometry.NORM_GROUP);
-        } finally {
-            lock.unlock();
-        }
+    protected void runRmsNorm(DeviceActivations o, DeviceActivations i, DeviceWeight g, int nTokens, float eps) {
+        args.clear().buffer(o.buffer).buffer(i.buffer).buffer(g.buffer).i32(i.cols).f32(eps);
+        launch(kernels.get(KernelTable.Fixed.RMS_NORM), nTokens, 1, KernelGeometry.NORM_GROUP);
     }
 
     @Override
-    public void matmul(Activations out, Activations in, Weight w, int nTokens) {
-        lock.lock();
-        try {
-            DeviceActivations o = activations(out, "out");
-            DeviceActivations i = activations(in, "in");
-            DeviceWeight wt = weight(w, "w");
-            OpChecks.matmul(o, i, wt, nTokens);
-            DeviceRuntime.Kernel k = kernels.matmul(wt.type);
-            int groupsY = tokenGroups(k, nTokens, KernelGeometry.MATMUL_TOKENS);
-            args.clear().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer).i32(wt.rows).i32(wt.cols).i64(wt.rowBytes)
-                    .i32(nTokens);
-            launch(k, wt.rows, groupsY, KernelGeometry.MATMUL_GROUP);
-        } finally {
-            lock.unlock();
-        }
+    protected void runMatmul(DeviceActivations o, DeviceActivations i, DeviceWeight wt, int nTokens) {
+        DeviceRuntime.Kernel k = kernels.matmul(wt.type);
+        int groupsY = tokenGroups(k, nTokens, KernelGeometry.MATMUL_TOKENS);
+        args.clear().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer).i32(wt.rows).i32(wt.cols).i64(wt.rowBytes)
+                .i32(nTokens);
+        launch(k, wt.rows, groupsY, KernelGeometry.MATMUL_GROUP);
     }
 
     @Override
-    public void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
-        Objects.requireNonNull(spec, "spec");
-        lock.lock();
-        try {
-            DeviceActivations a = activations(x, "x");
-            OpChecks.rope(a, nTokens, headCount, headDim, startPos, spec);
-            if (nTokens == 0) {
-                return;
-            }
-            DeviceRuntime.Kernel k = kernels.get(KernelTable.Fixed.ROPE);
-            int groupsY = tokenGroups(k, nTokens, 1);   // before the table is built for the batch
-            DeviceBuffer table = ropeTable(spec, startPos, nTokens);
-            int pairs = spec.rotatedDims() / 2;
-            args.clear().buffer(a.buffer).buffer(table).i32(headCount).i32(headDim).i32(spec.rotatedDims())
-                    .i32(spec.style() == RopeSpec.Style.NEOX ? 1 : 0);
-            launch(k, KernelGeometry.groups((long) headCount * pairs, KernelGeometry.ROW_GROUP), groupsY, KernelGeometry.ROW_GROUP);
-        } finally {
-            lock.unlock();
+    protected void runRope(DeviceActivations a, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
+        if (nTokens == 0) {
+            return;
         }
+        DeviceRuntime.Kernel k = kernels.get(KernelTable.Fixed.ROPE);
+        int groupsY = tokenGroups(k, nTokens, 1);   // before the table is built for the batch
+        DeviceBuffer table = ropeTable(spec, startPos, nTokens);
+        int pairs = spec.rotatedDims() / 2;
+        args.clear().buffer(a.buffer).buffer(table).i32(headCount).i32(headDim).i32(spec.rotatedDims())
+                .i32(spec.style() == RopeSpec.Style.NEOX ? 1 : 0);
+        launch(k, KernelGeometry.groups((long) headCount * pairs, KernelGeometry.ROW_GROUP), groupsY, KernelGeometry.ROW_GROUP);
     }
 
     /**
@@ -647,18 +589,9 @@ public final class DeviceBackend implements Backend {
     }
 
     @Override
-    public void kvStore(KvCache cache, Activations k, Activations v, int startPos, int nTokens) {
-        lock.lock();
-        try {
-            DeviceKvCache c = kvCache(cache);
-            DeviceActivations ka = activations(k, "k");
-            DeviceActivations va = activations(v, "v");
-            OpChecks.kvStore(c, ka, va, startPos, nTokens);
-            storeSide(c.keys, c.keyType, c.keyRowBytes(), ka, c.kvDim(), startPos, nTokens);
-            storeSide(c.values, c.valueType, c.valueRowBytes(), va, c.kvDim(), startPos, nTokens);
-        } finally {
-            lock.unlock();
-        }
+    protected void runKvStore(DeviceKvCache c, DeviceActivations ka, DeviceActivations va, int startPos, int nTokens) {
+        storeSide(c.keys, c.keyType, c.keyRowBytes(), ka, c.kvDim(), startPos, nTokens);
+        storeSide(c.values, c.valueType, c.valueRowBytes(), va, c.kvDim(), startPos, nTokens);
     }
 
     private void storeSide(DeviceBuffer side, GgmlType type, long rowBytes, DeviceActivations src, int kvDim, int startPos,
@@ -671,63 +604,30 @@ public final class DeviceBackend implements Backend {
     }
 
     @Override
-    public void attention(Activations out, Activations q, KvCache cache, AttentionShape shape, int startPos, int nTokens) {
-        Objects.requireNonNull(shape, "shape");
-        lock.lock();
-        try {
-            DeviceActivations o = activations(out, "out");
-            DeviceActivations qa = activations(q, "q");
-            DeviceKvCache c = kvCache(cache);
-            OpChecks.attention(o, qa, c, shape, startPos, nTokens);
-            DeviceRuntime.Kernel k = kernels.attention(c.keyType, c.valueType);
-            int groupsY = tokenGroups(k, nTokens, 1);
-            args.clear().buffer(o.buffer).buffer(qa.buffer).buffer(c.keys).buffer(c.values).i64(c.keyRowBytes())
-                    .i64(c.valueRowBytes()).i32(shape.headCount()).i32(shape.kvHeadCount()).i32(shape.headDim())
-                    .f32(shape.scale()).i32(startPos);
-            launch(k, shape.headCount(), groupsY, KernelGeometry.ATTENTION_GROUP);
-        } finally {
-            lock.unlock();
-        }
+    protected void runAttention(DeviceActivations o, DeviceActivations qa, DeviceKvCache c, AttentionShape shape, int startPos,
+                                int nTokens) {
+        DeviceRuntime.Kernel k = kernels.attention(c.keyType, c.valueType);
+        int groupsY = tokenGroups(k, nTokens, 1);
+        args.clear().buffer(o.buffer).buffer(qa.buffer).buffer(c.keys).buffer(c.values).i64(c.keyRowBytes())
+                .i64(c.valueRowBytes()).i32(shape.headCount()).i32(shape.kvHeadCount()).i32(shape.headDim())
+                .f32(shape.scale()).i32(startPos);
+        launch(k, shape.headCount(), groupsY, KernelGeometry.ATTENTION_GROUP);
     }
 
     @Override
-    public void swiglu(Activations gate, Activations up, int nTokens) {
-        elementwise(KernelTable.Fixed.SWIGLU, gate, up, nTokens);
+    protected void runElementwise(Op op, DeviceActivations a, DeviceActivations b, int nTokens) {
+        KernelTable.Fixed kernel = op == Op.SWIGLU ? KernelTable.Fixed.SWIGLU : KernelTable.Fixed.ADD;
+        int count = nTokens * a.cols;
+        args.clear().buffer(a.buffer).buffer(b.buffer).i32(count);
+        launch(kernels.get(kernel), KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1, KernelGeometry.ROW_GROUP);
     }
 
     @Override
-    public void add(Activations acc, Activations other, int nTokens) {
-        elementwise(KernelTable.Fixed.ADD, acc, other, nTokens);
-    }
-
-    private void elementwise(KernelTable.Fixed kernel, Activations target, Activations other, int nTokens) {
-        lock.lock();
-        try {
-            DeviceActivations a = activations(target, "target");
-            DeviceActivations b = activations(other, "other");
-            OpChecks.elementwise(a, b, nTokens, kernel.kernel);
-            int count = nTokens * a.cols;
-            args.clear().buffer(a.buffer).buffer(b.buffer).i32(count);
-            launch(kernels.get(kernel), KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1, KernelGeometry.ROW_GROUP);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    @Override
-    public void copyRows(Activations dst, int dstRow, Activations src, int srcRow, int nRows) {
-        lock.lock();
-        try {
-            DeviceActivations d = activations(dst, "dst");
-            DeviceActivations s = activations(src, "src");
-            OpChecks.copyRows(d, dstRow, s, srcRow, nRows);
-            int count = nRows * d.cols;
-            args.clear().buffer(d.buffer).i32(dstRow * d.cols).buffer(s.buffer).i32(srcRow * s.cols).i32(count);
-            launch(kernels.get(KernelTable.Fixed.COPY_ROWS), KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1,
-                    KernelGeometry.ROW_GROUP);
-        } finally {
-            lock.unlock();
-        }
+    protected void runCopyRows(DeviceActivations d, int dstRow, DeviceActivations s, int srcRow, int nRows) {
+        int count = nRows * d.cols;
+        args.clear().buffer(d.buffer).i32(dstRow * d.cols).buffer(s.buffer).i32(srcRow * s.cols).i32(count);
+        launch(kernels.get(KernelTable.Fixed.COPY_ROWS), KernelGeometry.groups(count, KernelGeometry.ROW_GROUP), 1,
+                KernelGeometry.ROW_GROUP);
     }
 
     /**
@@ -735,26 +635,17 @@ public final class DeviceBackend implements Backend {
      * runtime, which waits for the queue, and only then the staging buffers that uploads may read.
      */
     @Override
-    public void close() {
-        lock.lock();
+    protected void onClose() {
         try {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            try {
-                freeScratch();
-                memory.freeAll();
-            } finally {
-                try {
-                    runtime.close();
-                } finally {
-                    transfers.close();
-                    ropeHost.close();
-                }
-            }
+            freeScratch();
+            memory.freeAll();
         } finally {
-            lock.unlock();
+            try {
+                runtime.close();
+            } finally {
+                transfers.close();
+                ropeHost.close();
+            }
         }
     }
 
@@ -804,47 +695,5 @@ public final class DeviceBackend implements Backend {
                     + (long) maxGroupsY * tokensPerGroup);
         }
         return groups;
-    }
-
-    private void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("the " + name + " backend is closed");
-        }
-    }
-
-    private DeviceActivations activations(Activations a, String what) {
-        checkOpen();
-        Objects.requireNonNull(a, what);
-        if (!(a instanceof DeviceActivations d) || d.owner != this) {
-            throw new IllegalArgumentException(what + ": " + a + " does not belong to the " + name + " backend");
-        }
-        if (d.closed) {
-            throw new IllegalStateException(what + ": the activation buffer is closed");
-        }
-        return d;
-    }
-
-    private DeviceWeight weight(Weight w, String what) {
-        checkOpen();
-        Objects.requireNonNull(w, what);
-        if (!(w instanceof DeviceWeight d) || d.owner != this) {
-            throw new IllegalArgumentException(what + ": " + w.name() + " was not loaded by the " + name + " backend");
-        }
-        if (d.closed) {
-            throw new IllegalStateException(what + ": weight " + d.name() + " is closed");
-        }
-        return d;
-    }
-
-    private DeviceKvCache kvCache(KvCache k) {
-        checkOpen();
-        Objects.requireNonNull(k, "cache");
-        if (!(k instanceof DeviceKvCache d) || d.owner != this) {
-            throw new IllegalArgumentException("cache: " + k + " does not belong to the " + name + " backend");
-        }
-        if (d.closed) {
-            throw new IllegalStateException("cache: the KV cache is closed");
-        }
-        return d;
     }
 }
