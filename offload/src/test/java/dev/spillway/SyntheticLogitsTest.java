@@ -47,7 +47,25 @@ class SyntheticLogitsTest {
      * A 7-token prompt in batches of 3 (so batches of 3, 3 and 1), then 4 single tokens; the logits
      * after the prompt and after each single token are compared.
      */
+    /**
+     * The default integer path (activations rounded to 8-bit blocks; Q4_0, Q8_0 and Q4_K weights in
+     * row groups, which this model's shapes allow) against the same float reference: only the
+     * activations' rounding separates them, so a looser bound, {@value #INTEGER_TOLERANCE} of the
+     * largest logit (measured after the prompt: 1.1 to 1.3 % for the three types), and the weights really are packed.
+     */
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_K"})
+    void theIntegerPathStaysCloseToTheFloatReference(GgmlType type) throws Exception {
+        compare(TestModels.tiny(type), type + " integer path", false, INTEGER_TOLERANCE);
+    }
+
+    static final double INTEGER_TOLERANCE = 2e-2;
+
     private void compare(SyntheticLlama.Spec spec, String label) throws Exception {
+        compare(spec, label, true, TOLERANCE);
+    }
+
+    private void compare(SyntheticLlama.Spec spec, String label, boolean exact, double tolerance) throws Exception {
         Path file = TestModels.write(spec, dir);
         int[] prompt = {1, 17, 250, 3, 299, 42, 8};
         int[] next = {100, 7, 7, 260};
@@ -59,13 +77,16 @@ class SyntheticLogitsTest {
         for (int t : prompt) {
             expected = reference.forward(t);
         }
-        try (Model model = Model.load(file, ModelParams.defaults().withThreads(2).withExact(true));
+        try (Model model = Model.load(file, ModelParams.defaults().withThreads(2).withExact(exact));
              Context ctx = model.newContext(ContextParams.defaults().withContextSize(64).withBatchSize(3)
                      .withCacheType(GgmlType.F32))) {
-            assertClose(expected, ctx.evaluate(prompt), label + " after the prompt");
+            if (!exact) {
+                org.junit.jupiter.api.Assertions.assertTrue(model.memoryInfo().pool("host").weightBytes() > 0, label + ": packed");
+            }
+            Logits.assertClose(expected, ctx.evaluate(prompt), tolerance, label + " after the prompt");
             for (int i = 0; i < next.length; i++) {
                 expected = reference.forward(next[i]);
-                assertClose(expected, ctx.evaluate(new int[] {next[i]}), label + " after generated token " + i);
+                Logits.assertClose(expected, ctx.evaluate(new int[] {next[i]}), tolerance, label + " after generated token " + i);
             }
         }
     }

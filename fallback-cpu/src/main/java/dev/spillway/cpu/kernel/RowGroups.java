@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Q4_0 and Q8_0 weights repacked at load time into row groups, the layout of {@link PackedQ4_0}'s
- * and {@link PackedQ8_0}'s integer kernels.
+ * Q4_0, Q8_0 and Q4_K weights repacked at load time into row groups, the layout of the integer
+ * kernels {@link PackedQ4_0}, {@link PackedQ8_0} and {@link PackedQ4_K} (Q4_K's layout: {@link #packQ4K}).
  *
  * <p>In the GGUF layout a row's blocks follow each other, so a kernel works along a row and must sum
  * each block's 32 products across the lanes of a vector before it can apply the block's scale (the
@@ -45,15 +45,26 @@ public final class RowGroups {
     static final VectorSpecies<Byte> BW = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize() / 2));
     private static final ValueLayout.OfShort SHORT = Simd.LE_SHORT;
 
-    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0 or Q8_0 with whole groups of rows. */
+    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0, Q8_0 or Q4_K with whole groups of rows. */
     public static boolean packable(GgmlType type, long rows, long cols) {
-        return (type == GgmlType.Q4_0 || type == GgmlType.Q8_0) && rows > 0 && rows % G == 0 && cols > 0 && cols % Quants.QK == 0;
+        boolean blocks = switch (type) {
+            case Q4_0, Q8_0 -> cols % Quants.QK == 0;
+            case Q4_K -> cols % Quants.QK_K == 0;
+            default -> false;
+        };
+        return blocks && rows > 0 && rows % G == 0 && cols > 0;
     }
 
-    /** Bytes of the packed tensor: exactly the file's bytes, rearranged. */
+    /**
+     * Bytes of the packed tensor: the file's bytes, rearranged (Q4_K: 148 per super-block instead of
+     * 144, its 6-bit scales and mins stored a byte each).
+     */
     public static long bytes(GgmlType type, long rows, long cols) {
-        return rows * type.bytesFor(cols);
+        return type == GgmlType.Q4_K ? rows * (cols / Quants.QK_K) * Q4K_GROUP_BYTES : rows * type.bytesFor(cols);
     }
+
+    /** Bytes per row of a Q4_K super-block in row groups: d, dmin, 8 scales, 8 mins, 128 of nibbles. */
+    static final int Q4K_GROUP_BYTES = 148;
 
     /**
      * Packs row groups {@code [g0, g1)} of a Q4_0 or Q8_0 tensor ({@code cols} per row) into
@@ -61,6 +72,10 @@ public final class RowGroups {
      * file's layout from group {@code srcFirstGroup} on (0 for the whole tensor).
      */
     public static void pack(GgmlType type, MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
+        if (type == GgmlType.Q4_K) {
+            packQ4K(src, srcFirstGroup, cols, dst, g0, g1);
+            return;
+        }
         int blocks = cols / Quants.QK;
         int blockBytes = blockBytes(type);
         int chunks = (blockBytes - 2) / 2;
@@ -96,6 +111,43 @@ public final class RowGroups {
                     dst.set(SHORT, o, packed.get(SHORT, s));
                     for (int j = 0; j < chunks; j++) {
                         dst.set(SHORT, o + 2 + 2L * j, packed.get(SHORT, s + 2L * G * (j + 1)));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Q4_K (block_q4_K: ggml_half d; ggml_half dmin; uint8_t scales[12]; uint8_t qs[128]) in row
+     * groups, per group and super-block (148 G bytes):
+     * <pre>
+     *   [0, 2G)              ggml_half d[G]
+     *   [2G, 4G)             ggml_half dmin[G]
+     *   [4G + G s, ...)      uint8 sc[s][G]   sub-block s = 0..7, the 6-bit scale (get_scale_min_k4)
+     *   [12G + G s, ...)     uint8 m[s][G]    the 6-bit min
+     *   [20G + 2G (16j + c)) chunk (j, c), j = 0..3, c = 0..15: byte 2r + p = qs_r[32j + 2c + p]; low nibble =
+     *                        element 64j + 2c + p (sub-block 2j), high nibble = element 64j + 32 + 2c + p (2j + 1)
+     * </pre>
+     */
+    private static void packQ4K(MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
+        int blocks = cols / Quants.QK_K;
+        long rowBytes = (long) blocks * 144;
+        for (int g = g0; g < g1; g++) {
+            for (int r = 0; r < G; r++) {
+                long s = ((long) (g - srcFirstGroup) * G + r) * rowBytes;
+                long o = (long) g * blocks * G * Q4K_GROUP_BYTES;
+                for (int b = 0; b < blocks; b++, s += 144, o += (long) G * Q4K_GROUP_BYTES) {
+                    dst.set(SHORT, o + 2L * r, src.get(SHORT, s));
+                    dst.set(SHORT, o + 2L * G + 2L * r, src.get(SHORT, s + 2));
+                    long lo = src.get(Simd.LE_LONG, s + Quants.K_SCALES);
+                    int hi = src.get(Simd.LE_INT, s + Quants.K_SCALES + 8);
+                    long scales = Simd.k4Scales(lo, hi), mins = Simd.k4Mins(lo, hi);
+                    for (int sb = 0; sb < 8; sb++) {
+                        dst.set(ValueLayout.JAVA_BYTE, o + 4L * G + (long) G * sb + r, (byte) Simd.k4Byte(scales, sb));
+                        dst.set(ValueLayout.JAVA_BYTE, o + 12L * G + (long) G * sb + r, (byte) Simd.k4Byte(mins, sb));
+                    }
+                    for (int chunk = 0; chunk < 64; chunk++) {   // chunk = 16 j + c; qs_r[32j + 2c] = qs_r[2 chunk]
+                        dst.set(SHORT, o + 20L * G + 2L * G * chunk + 2L * r, src.get(SHORT, s + Quants.Q4K_QS + 2L * chunk));
                     }
                 }
             }

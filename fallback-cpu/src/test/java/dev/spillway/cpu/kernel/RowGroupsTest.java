@@ -17,7 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Row groups ({@link RowGroups}) for Q4_0 and Q8_0: the packing loses nothing, and the integer kernels
+ * Row groups ({@link RowGroups}) for Q4_0, Q8_0 and Q4_K: the packing loses nothing, and the integer kernels
  * ({@link PackedQ4_0}, {@link PackedQ8_0}) are checked as {@link MatVecQ8Test} checks the unpacked
  * Q8_0 one, against two independent oracles:
  * <ol>
@@ -182,6 +182,122 @@ class RowGroupsTest {
         }
     }
 
+    /**
+     * Q4_K in row groups: the layout decodes to the file's values bit for bit (d, dmin, the 6-bit
+     * scales and mins, the nibbles), and the integer kernel is exact given the quantized activations
+     * and within the derived bound of the float reference; a batch gives each token's bits.
+     */
+    @ParameterizedTest(name = "groups={0} cols={1} scale={2}")
+    @CsvSource({"1, 256, 1", "2, 512, 1", "1, 2048, 1", "1, 256, 1e-3", "1, 256, 300", "1, 5632, 1"})
+    void q4kRowGroupsDecodeToTheFileAndTheKernelIsExact(int groups, int cols, float scale) {
+        int rows = groups * G, superBlocks = cols / 256;
+        Random rnd = new Random(rows * 17L + cols);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = TestData.unalignedNative(arena, GgmlType.Q4_K, TestData.gaussian(rnd, rows * cols, 1f));
+            MemorySegment packed = arena.allocate(RowGroups.bytes(GgmlType.Q4_K, rows, cols), 64);
+            assertEquals(148L * rows * superBlocks, packed.byteSize());
+            RowGroups.pack(GgmlType.Q4_K, w, 0, cols, packed, 0, groups);
+            float[] decoded = new float[rows * cols];
+            Quants.dequantize(GgmlType.Q4_K, w, 0, decoded, 0, decoded.length);
+            // decode the packed layout as documented in RowGroups.packQ4K
+            long groupBlock = 148L * G;
+            float[] fromPacked = new float[rows * cols];
+            for (int r = 0; r < rows; r++) {
+                for (int b = 0; b < superBlocks; b++) {
+                    long o = ((long) (r / G) * superBlocks + b) * groupBlock;
+                    int lane = r % G;
+                    float d = Float.float16ToFloat(packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, o + 2L * lane));
+                    float dmin = Float.float16ToFloat(packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, o + 2L * G + 2L * lane));
+                    for (int e = 0; e < 256; e++) {
+                        int sb = e / 32, j = e / 64, c = (e % 32) / 2, p = e % 2;
+                        int sc = packed.get(ValueLayout.JAVA_BYTE, o + 4L * G + (long) G * sb + lane);
+                        int m = packed.get(ValueLayout.JAVA_BYTE, o + 12L * G + (long) G * sb + lane);
+                        int q = packed.get(ValueLayout.JAVA_BYTE, o + 20L * G + 2L * G * (16 * j + c) + 2L * lane + p) & 0xFF;
+                        q = sb % 2 == 0 ? q & 0xF : q >>> 4;
+                        fromPacked[r * cols + 256 * b + e] = d * sc * q - dmin * m;
+                    }
+                }
+            }
+            assertArrayEquals(decoded, fromPacked, "the packed layout holds the file's values");
+
+            float[] x = TestData.gaussian(rnd, 2 * cols, scale);
+            Arrays.fill(x, 32, 64, 0f);   // a block of zeros: d = 0
+            short[] qx = new short[cols];
+            float[] dx = new float[2 * cols / 32];
+            int[] pairs = new int[cols];
+            int[] sums8 = new int[2 * cols / 32];
+            float[] d1 = new float[cols / 32];
+            for (int t = 0; t < 2; t++) {
+                MatVecQ8.quantize(x, t * cols, cols, qx, d1);
+                System.arraycopy(d1, 0, dx, t * (cols / 32), cols / 32);
+                RowGroups.pairs(qx, cols, pairs, sums8, t);
+            }
+            MatVecQ8.quantize(x, 0, cols, qx, d1);   // token 0 again, for the oracle
+            float[] out = new float[rows + G];
+            PackedQ4_K.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
+            for (int r = 0; r < rows; r++) {
+                double exact = 0;
+                double magnitude = 0;
+                for (int b = 0; b < superBlocks; b++) {
+                    long o = ((long) (r / G) * superBlocks + b) * groupBlock;
+                    int lane = r % G;
+                    float d = Float.float16ToFloat(packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, o + 2L * lane));
+                    float dmin = Float.float16ToFloat(packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, o + 2L * G + 2L * lane));
+                    for (int sb = 0; sb < 8; sb++) {
+                        int k = 8 * b + sb;
+                        int sc = packed.get(ValueLayout.JAVA_BYTE, o + 4L * G + (long) G * sb + lane);
+                        int m = packed.get(ValueLayout.JAVA_BYTE, o + 12L * G + (long) G * sb + lane);
+                        long dot = 0;
+                        long dotAbs = 0;
+                        long sumX = 0;
+                        for (int l = 0; l < 32; l++) {
+                            int e = 256 * b + 32 * sb + l;
+                            int j = (32 * sb + l) / 64, c = l / 2;
+                            int q = packed.get(ValueLayout.JAVA_BYTE, o + 20L * G + 2L * G * (16 * j + c) + 2L * lane + l % 2) & 0xFF;
+                            q = sb % 2 == 0 ? q & 0xF : q >>> 4;
+                            dot += (long) q * qx[e];
+                            dotAbs += Math.abs((long) q * qx[e]);
+                            sumX += qx[e];
+                        }
+                        double scaleTerm = (float) ((float) (d * sc) * dx[k]);
+                        double minTerm = (double) (float) (dmin * m) * (float) (dx[k] * sumX);
+                        exact += scaleTerm * dot - minTerm;
+                        magnitude += Math.abs(scaleTerm) * dotAbs + Math.abs(minTerm);
+                    }
+                }
+                double accumulation = (2 * cols / 32 + 8) * 0x1p-24 * magnitude;
+                assertEquals(exact, out[G + r], accumulation + Double.MIN_NORMAL, "row " + r + ": the integer dot products");
+                double reference = 0;
+                double sumAbs = 0;
+                float[] row = Arrays.copyOfRange(decoded, r * cols, (r + 1) * cols);
+                for (int c = 0; c < cols; c++) {
+                    reference += (double) row[c] * x[c];
+                    sumAbs += Math.abs((double) row[c] * x[c]);
+                }
+                double bound = MatVecQ8.errorBound(row, x, cols) + accumulation + (cols + 8) * 0x1p-24 * sumAbs;
+                assertEquals(reference, out[G + r], bound, "row " + r + ": against the unquantized activations");
+            }
+            // a batch of 5 (one block of 4 tokens, one left over) gives each token's bits
+            int n = 5;
+            float[] xs = TestData.gaussian(rnd, n * cols, scale);
+            int[] batchPairs = new int[n * cols / 2];
+            int[] batchSums = new int[n * cols / 32];
+            float[] batchDx = new float[n * cols / 32];
+            float[] expected = new float[n * rows];
+            for (int t = 0; t < n; t++) {
+                MatVecQ8.quantize(xs, t * cols, cols, qx, d1);
+                System.arraycopy(d1, 0, batchDx, t * (cols / 32), cols / 32);
+                RowGroups.pairs(qx, cols, batchPairs, batchSums, t);
+            }
+            for (int t = 0; t < n; t++) {
+                PackedQ4_K.matVec(packed, cols, batchPairs, batchSums, batchDx, t, expected, t * rows, 0, rows);
+            }
+            float[] batch = new float[n * rows];
+            PackedQ4_K.matMat(packed, cols, n, batchPairs, batchSums, batchDx, batch, rows, 0, rows);
+            assertArrayEquals(expected, batch);
+        }
+    }
+
     @Test
     void pairsHoldTwoValuesPerIntAndEightTimesEachBlockSum() {
         short[] q = new short[64];
@@ -231,15 +347,18 @@ class RowGroupsTest {
     }
 
     @Test
-    void onlyQ4_0AndQ8_0WithWholeRowGroupsArePacked() {
+    void onlyQ4_0Q8_0AndQ4_KWithWholeRowGroupsArePacked() {
         for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q8_0}) {
             assertTrue(RowGroups.packable(t, G, 32));
             assertTrue(RowGroups.packable(t, 4L * G, 2048));
             assertFalse(RowGroups.packable(t, G + 1, 32));
             assertFalse(RowGroups.packable(t, G, 48));
         }
+        assertTrue(RowGroups.packable(GgmlType.Q4_K, G, 256));
+        assertFalse(RowGroups.packable(GgmlType.Q4_K, G, 288));
+        assertFalse(RowGroups.packable(GgmlType.Q4_K, G + 1, 256));
         for (GgmlType t : GgmlType.computableTypes()) {
-            if (t != GgmlType.Q4_0 && t != GgmlType.Q8_0) {
+            if (t != GgmlType.Q4_0 && t != GgmlType.Q8_0 && t != GgmlType.Q4_K) {
                 assertFalse(RowGroups.packable(t, G, 256), t.toString());
             }
         }
