@@ -1,19 +1,16 @@
 package dev.spillway.cpu;
 
-import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Activations;
 
 /** An F32 activation matrix on the Java heap, where the Vector API reads it fastest. */
-final class CpuActivations implements Activations, SerializedBackend.Owned {
-    final CpuBackend owner;
+final class CpuActivations extends CpuHandle implements Activations {
     final int rows;
     final int cols;
     final long bytes;
     float[] data; // (rows, cols) row-major; null once closed
-    volatile boolean closed;
 
     CpuActivations(CpuBackend owner, int rows, int cols, float[] data) {
-        this.owner = owner;
+        super(owner);
         this.rows = rows;
         this.cols = cols;
         this.data = data;
@@ -38,16 +35,6 @@ final class CpuActivations implements Activations, SerializedBackend.Owned {
     @Override
     public void close() {
         owner.release(this);
-    }
-
-    @Override
-    public CpuBackend owner() {
-        return owner;
-    }
-
-    @Override
-    public boolean isClosed() {
-        return closed;
     }
 
     @Override

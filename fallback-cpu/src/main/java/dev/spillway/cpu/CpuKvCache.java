@@ -1,7 +1,6 @@
 package dev.spillway.cpu;
 
 import dev.spillway.cpu.kernel.KvRows;
-import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.tensor.GgmlType;
 import java.lang.foreign.Arena;
@@ -10,18 +9,16 @@ import java.lang.foreign.Arena;
  * One layer's K and V rows, off-heap in an arena that this handle owns and closes. The rows come
  * zeroed from {@link ZeroedMemory}: only the positions written cost resident memory.
  */
-final class CpuKvCache implements KvCache, SerializedBackend.Owned {
-    final CpuBackend owner;
+final class CpuKvCache extends CpuHandle implements KvCache {
     private final int contextSize;
     private final int kvDim;
     private final Arena arena;
     final KvRows keys;   // (contextSize, kvDim) in keyType
     final KvRows values; // (contextSize, kvDim) in valueType
     final long bytes;
-    volatile boolean closed;
 
     CpuKvCache(CpuBackend owner, int contextSize, int kvDim, GgmlType keyType, GgmlType valueType) {
-        this.owner = owner;
+        super(owner);
         this.contextSize = contextSize;
         this.kvDim = kvDim;
         long kBytes = contextSize * keyType.bytesFor(kvDim);
@@ -70,16 +67,6 @@ final class CpuKvCache implements KvCache, SerializedBackend.Owned {
     @Override
     public void close() {
         owner.release(this);
-    }
-
-    @Override
-    public CpuBackend owner() {
-        return owner;
-    }
-
-    @Override
-    public boolean isClosed() {
-        return closed;
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.spillway.cpu;
 
-import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
@@ -13,8 +12,7 @@ import java.lang.foreign.MemorySegment;
  * Q4_0, Q8_0 and Q4_K tensors the backend repacks, its own copy in {@link RowGroups}' layout, held by this
  * weight's arena and freed when the weight is closed.
  */
-final class CpuWeight implements Weight, SerializedBackend.Owned {
-    final CpuBackend owner;
+final class CpuWeight extends CpuHandle implements Weight {
     private final String name;
     final GgmlType type;
     final int rows;
@@ -23,7 +21,6 @@ final class CpuWeight implements Weight, SerializedBackend.Owned {
     final MemorySegment data; // (rows, cols) in type's block format, rowBytes per row; null once packed
     final MemorySegment packed; // (rows / G, cols / 32, G * block bytes) RowGroups, or null
     private final Arena packedArena; // owns packed; null when not packed
-    volatile boolean closed;
 
     CpuWeight(CpuBackend owner, TensorView tensor) {
         this(owner, tensor, null, null);
@@ -31,7 +28,7 @@ final class CpuWeight implements Weight, SerializedBackend.Owned {
 
     /** A packed copy: {@code packed} is already filled, and {@code arena} (its only owner) closes with this weight. */
     CpuWeight(CpuBackend owner, TensorView tensor, Arena arena, MemorySegment packed) {
-        this.owner = owner;
+        super(owner);
         this.name = tensor.name();
         this.type = tensor.type();
         this.rows = tensor.rows();
@@ -77,16 +74,6 @@ final class CpuWeight implements Weight, SerializedBackend.Owned {
     @Override
     public void close() {
         owner.release(this);
-    }
-
-    @Override
-    public CpuBackend owner() {
-        return owner;
-    }
-
-    @Override
-    public boolean isClosed() {
-        return closed;
     }
 
     @Override
