@@ -53,7 +53,7 @@ class LoadOptions {
                     + "as llama.cpp does (faster; results differ by the activations' rounding)."})
     boolean exact;
 
-    @Option(names = {"-nr", "--no-repack"}, description = {"Keep the CPU's Q4_0, Q8_0 and Q4_K weights as views of the file.",
+    @Option(names = {"-nr", "--no-repack"}, description = {"Keep the CPU's Q4_0, Q8_0, Q4_K and Q6_K weights as views of the file.",
             "By default they are copied at load time into row groups that the integer kernels read faster, "
                     + "for host memory the size of those tensors (counted in the plan and the host budget)."})
     boolean noRepack;

@@ -7,6 +7,7 @@ import dev.spillway.cpu.kernel.MatVec;
 import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.PackedQ4_0;
 import dev.spillway.cpu.kernel.PackedQ4_K;
+import dev.spillway.cpu.kernel.PackedQ6_K;
 import dev.spillway.cpu.kernel.PackedQ8_0;
 import dev.spillway.cpu.kernel.RopeTable;
 import dev.spillway.cpu.kernel.RowGroups;
@@ -51,11 +52,11 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
      *                activations, scratch, packed weights); other weights are views of the file and
      *                cost nothing here
      * @param exact   keep every matrix product in floating point on the activations as they are;
-     *                otherwise products with Q8_0 weights, and Q4_0 and Q4_K ones when packed, round the activations to
+     *                otherwise products with Q8_0 weights, and Q4_0 and the K-quants' when packed, round the activations to
      *                8-bit blocks, as llama.cpp does: one token takes the integer path
-     *                ({@link MatVecQ8}, {@link PackedQ4_0}, {@link PackedQ8_0}, {@link PackedQ4_K}); a batch runs the
+     *                ({@link MatVecQ8}, {@link PackedQ4_0}, {@link PackedQ8_0}, {@link PackedQ4_K}, {@link PackedQ6_K}); a batch runs the
      *                packed kernels on the same rounded activations, or multiplies them in floats
-     * @param repack  copy Q4_0, Q8_0 and Q4_K weights whose rows come in whole groups into
+     * @param repack  copy Q4_0, Q8_0, Q4_K and Q6_K weights whose rows come in whole groups into
      *                {@link RowGroups}' layout at load time (memory this backend owns and counts, instead of a view of
      *                the file); ignored when {@code exact}, whose float kernels read the file's layout
      */
@@ -94,7 +95,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
             return new Options(threads, account, exact, repack);
         }
 
-        /** Whether Q4_0, Q8_0 and Q4_K weights get packed: repacking asked for, and the integer path on. */
+        /** Whether Q4_0, Q8_0, Q4_K and Q6_K weights get packed: repacking asked for, and the integer path on. */
         public boolean packs() {
             return repack && !exact;
         }
@@ -114,7 +115,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     public static final Sizing SIZING = sizing(false);
 
     /**
-     * {@link #SIZING}, or with {@code packs} what repacking adds: packed Q4_0, Q8_0 and Q4_K weights
+     * {@link #SIZING}, or with {@code packs} what repacking adds: packed Q4_0, Q8_0, Q4_K and Q6_K weights
      * ({@link RowGroups#bytes}), and a batch's activations in the packed mat-mat's form.
      */
     public static Sizing sizing(boolean packs) {
@@ -226,7 +227,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     }
 
     /**
-     * A copy of a Q4_0, Q8_0 or Q4_K tensor in {@link RowGroups}' layout, counted in this backend's memory. The
+     * A copy of a Q4_0, Q8_0, Q4_K or Q6_K tensor in {@link RowGroups}' layout, counted in this backend's memory. The
      * bytes are read from the file when the tensor says where it lies ({@link TensorView#file}), a
      * chunk at a time: faulting in the mapping instead would keep those pages resident beside the
      * copy for as long as the file stays mapped. Every thread packs.
@@ -563,6 +564,8 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
             int r1 = Math.min(w.rows, r0 + chunk);
             if (quantized && w.packed != null && w.type == GgmlType.Q4_0) {
                 PackedQ4_0.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.sums8, quantizedRow.scales, 0, out, 0, r0, r1);
+            } else if (quantized && w.packed != null && w.type == GgmlType.Q6_K) {
+                PackedQ6_K.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.scales, 0, out, 0, r0, r1);
             } else if (quantized && w.packed != null && w.type == GgmlType.Q4_K) {
                 PackedQ4_K.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.sums8, quantizedRow.scales, 0, out, 0, r0, r1);
             } else if (quantized && w.packed != null) {
@@ -574,6 +577,8 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
             } else if (w.packed != null && w.type == GgmlType.Q4_0) {
                 PackedQ4_0.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchSums8, quantizedRow.batchScales,
                         out, w.rows, r0, r1);
+            } else if (w.packed != null && w.type == GgmlType.Q6_K) {
+                PackedQ6_K.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchScales, out, w.rows, r0, r1);
             } else if (w.packed != null && w.type == GgmlType.Q4_K) {
                 PackedQ4_K.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchSums8, quantizedRow.batchScales,
                         out, w.rows, r0, r1);

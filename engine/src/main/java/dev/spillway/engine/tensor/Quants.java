@@ -476,6 +476,13 @@ public final class Quants {
         return 2 * ((e & 127) >> 5);
     }
 
+    /** The 6-bit quant (0..63) of element {@code e} (0..255) of the Q6_K block at {@code src[off..]}. */
+    public static int q6kQuant(MemorySegment src, long off, int e) {
+        int low = ((src.get(BYTE, off + q6Low(e)) & 0xFF) >>> q6LowShift(e)) & 0xF;
+        int high = ((src.get(BYTE, off + q6High(e)) & 0xFF) >>> q6HighShift(e)) & 3;
+        return low | high << 4;
+    }
+
     // block_q6_K: uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d
     private static void dequantizeQ6K(MemorySegment src, long off, float[] dst, int dOff) {
         float d = Float.float16ToFloat(src.get(LE_SHORT, off + Q6K_D));

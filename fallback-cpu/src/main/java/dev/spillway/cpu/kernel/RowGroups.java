@@ -10,8 +10,9 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Q4_0, Q8_0 and Q4_K weights repacked at load time into row groups, the layout of the integer
- * kernels {@link PackedQ4_0}, {@link PackedQ8_0} and {@link PackedQ4_K} (Q4_K's layout: {@link #packQ4K}).
+ * Q4_0, Q8_0, Q4_K and Q6_K weights repacked at load time into row groups, the layout of the
+ * integer kernels {@link PackedQ4_0}, {@link PackedQ8_0}, {@link PackedQ4_K} and {@link PackedQ6_K}
+ * (the K-quants' layouts: {@link #packQ4K}, {@link #packQ6K}).
  *
  * <p>In the GGUF layout a row's blocks follow each other, so a kernel works along a row and must sum
  * each block's 32 products across the lanes of a vector before it can apply the block's scale (the
@@ -45,11 +46,11 @@ public final class RowGroups {
     static final VectorSpecies<Byte> BW = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize() / 2));
     private static final ValueLayout.OfShort SHORT = Simd.LE_SHORT;
 
-    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0, Q8_0 or Q4_K with whole groups of rows. */
+    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0, Q8_0, Q4_K or Q6_K with whole groups of rows. */
     public static boolean packable(GgmlType type, long rows, long cols) {
         boolean blocks = switch (type) {
             case Q4_0, Q8_0 -> cols % Quants.QK == 0;
-            case Q4_K -> cols % Quants.QK_K == 0;
+            case Q4_K, Q6_K -> cols % Quants.QK_K == 0;
             default -> false;
         };
         return blocks && rows > 0 && rows % G == 0 && cols > 0;
@@ -57,11 +58,19 @@ public final class RowGroups {
 
     /**
      * Bytes of the packed tensor: the file's bytes, rearranged (Q4_K: 148 per super-block instead of
-     * 144, its 6-bit scales and mins stored a byte each).
+     * 144, its 6-bit scales and mins stored a byte each; Q6_K: 274 instead of 210, its 6-bit quants
+     * stored a byte each).
      */
     public static long bytes(GgmlType type, long rows, long cols) {
-        return type == GgmlType.Q4_K ? rows * (cols / Quants.QK_K) * Q4K_GROUP_BYTES : rows * type.bytesFor(cols);
+        return switch (type) {
+            case Q4_K -> rows * (cols / Quants.QK_K) * Q4K_GROUP_BYTES;
+            case Q6_K -> rows * (cols / Quants.QK_K) * Q6K_GROUP_BYTES;
+            default -> rows * type.bytesFor(cols);
+        };
     }
+
+    /** Bytes per row of a Q6_K super-block in row groups: d, 16 scales, 256 quants. */
+    static final int Q6K_GROUP_BYTES = 274;
 
     /** Bytes per row of a Q4_K super-block in row groups: d, dmin, 8 scales, 8 mins, 128 of nibbles. */
     static final int Q4K_GROUP_BYTES = 148;
@@ -74,6 +83,10 @@ public final class RowGroups {
     public static void pack(GgmlType type, MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
         if (type == GgmlType.Q4_K) {
             packQ4K(src, srcFirstGroup, cols, dst, g0, g1);
+            return;
+        }
+        if (type == GgmlType.Q6_K) {
+            packQ6K(src, srcFirstGroup, cols, dst, g0, g1);
             return;
         }
         int blocks = cols / Quants.QK;
@@ -148,6 +161,36 @@ public final class RowGroups {
                     }
                     for (int chunk = 0; chunk < 64; chunk++) {   // chunk = 16 j + c; qs_r[32j + 2c] = qs_r[2 chunk]
                         dst.set(SHORT, o + 20L * G + 2L * G * chunk + 2L * r, src.get(SHORT, s + Quants.Q4K_QS + 2L * chunk));
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Q6_K (block_q6_K: uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; ggml_half d) in row groups,
+     * per group and super-block (274 G bytes), each 6-bit quant widened to a byte with its offset of
+     * 32 taken off, so that the kernel multiplies signed bytes as for Q8_0:
+     * <pre>
+     *   [0, 2G)             ggml_half d[G]
+     *   [2G + G s, ...)     int8 scale[s][G]   sub-block s = 0..15 (16 elements each)
+     *   [18G + 2G c, ...)   chunk c = 0..127: byte 2r + p = q_r[2c + p] - 32 (int8)
+     * </pre>
+     */
+    private static void packQ6K(MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
+        int blocks = cols / Quants.QK_K;
+        long rowBytes = (long) blocks * 210;
+        for (int g = g0; g < g1; g++) {
+            for (int r = 0; r < G; r++) {
+                long s = ((long) (g - srcFirstGroup) * G + r) * rowBytes;
+                long o = (long) g * blocks * G * Q6K_GROUP_BYTES;
+                for (int b = 0; b < blocks; b++, s += 210, o += (long) G * Q6K_GROUP_BYTES) {
+                    dst.set(SHORT, o + 2L * r, src.get(SHORT, s + Quants.Q6K_D));
+                    for (int sb = 0; sb < 16; sb++) {
+                        dst.set(ValueLayout.JAVA_BYTE, o + 2L * G + (long) G * sb + r, src.get(ValueLayout.JAVA_BYTE, s + Quants.Q6K_SCALES + sb));
+                    }
+                    for (int e = 0; e < Quants.QK_K; e++) {
+                        dst.set(ValueLayout.JAVA_BYTE, o + 18L * G + 2L * G * (e / 2) + 2L * r + e % 2, (byte) (Quants.q6kQuant(src, s, e) - 32));
                     }
                 }
             }

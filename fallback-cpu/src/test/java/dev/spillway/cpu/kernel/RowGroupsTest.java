@@ -17,7 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Row groups ({@link RowGroups}) for Q4_0, Q8_0 and Q4_K: the packing loses nothing, and the integer kernels
+ * Row groups ({@link RowGroups}) for Q4_0, Q8_0 and the K-quants Q4_K and Q6_K: the packing loses nothing, and the integer kernels
  * ({@link PackedQ4_0}, {@link PackedQ8_0}) are checked as {@link MatVecQ8Test} checks the unpacked
  * Q8_0 one, against two independent oracles:
  * <ol>
@@ -298,6 +298,97 @@ class RowGroupsTest {
         }
     }
 
+    /**
+     * Q6_K in row groups: the layout decodes to the file's values bit for bit (d, the int8 scales, the
+     * 6-bit quants stored as {@code q - 32}), and the integer kernel is exact given the quantized
+     * activations and within the derived bound of the float reference; a batch gives each token's bits.
+     */
+    @ParameterizedTest(name = "groups={0} cols={1} scale={2}")
+    @CsvSource({"1, 256, 1", "2, 512, 1", "1, 2048, 1", "1, 256, 1e-3", "1, 256, 300", "1, 5632, 1"})
+    void q6kRowGroupsDecodeToTheFileAndTheKernelIsExact(int groups, int cols, float scale) {
+        int rows = groups * G, superBlocks = cols / 256;
+        Random rnd = new Random(rows * 19L + cols);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = TestData.unalignedNative(arena, GgmlType.Q6_K, TestData.gaussian(rnd, rows * cols, 1f));
+            MemorySegment packed = arena.allocate(RowGroups.bytes(GgmlType.Q6_K, rows, cols), 64);
+            assertEquals(274L * rows * superBlocks, packed.byteSize());
+            RowGroups.pack(GgmlType.Q6_K, w, 0, cols, packed, 0, groups);
+            float[] decoded = new float[rows * cols];
+            Quants.dequantize(GgmlType.Q6_K, w, 0, decoded, 0, decoded.length);
+            long groupBlock = 274L * G;
+            float[] fromPacked = new float[rows * cols];
+            int[] quant = new int[rows * cols];       // q - 32 as packed
+            float[] dsc = new float[rows * cols];     // d * scale of the element's sub-block
+            for (int r = 0; r < rows; r++) {
+                for (int b = 0; b < superBlocks; b++) {
+                    long o = ((long) (r / G) * superBlocks + b) * groupBlock;
+                    int lane = r % G;
+                    float d = Float.float16ToFloat(packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, o + 2L * lane));
+                    for (int e = 0; e < 256; e++) {
+                        int sc = packed.get(ValueLayout.JAVA_BYTE, o + 2L * G + (long) G * (e / 16) + lane);
+                        int q = packed.get(ValueLayout.JAVA_BYTE, o + 18L * G + 2L * G * (e / 2) + 2L * lane + e % 2);
+                        int i = r * cols + 256 * b + e;
+                        fromPacked[i] = d * sc * q;
+                        quant[i] = q;
+                        dsc[i] = d * sc;
+                    }
+                }
+            }
+            assertArrayEquals(decoded, fromPacked, "the packed layout holds the file's values");
+
+            int n = 5;
+            float[] xs = TestData.gaussian(rnd, n * cols, scale);
+            Arrays.fill(xs, 32, 64, 0f);   // a block of zeros: d = 0
+            short[] qx = new short[cols];
+            float[] d1 = new float[cols / 32];
+            int[] pairs = new int[n * cols / 2];
+            int[] sums8 = new int[n * cols / 32];
+            float[] dx = new float[n * cols / 32];
+            for (int t = 0; t < n; t++) {
+                MatVecQ8.quantize(xs, t * cols, cols, qx, d1);
+                System.arraycopy(d1, 0, dx, t * (cols / 32), cols / 32);
+                RowGroups.pairs(qx, cols, pairs, sums8, t);
+            }
+            MatVecQ8.quantize(xs, 0, cols, qx, d1);   // token 0, for the oracle
+            float[] out = new float[rows + G];
+            PackedQ6_K.matVec(packed, cols, pairs, dx, 0, out, G, 0, rows);
+            for (int r = 0; r < rows; r++) {
+                double exact = 0;
+                double magnitude = 0;
+                for (int sb = 0; sb < cols / 16; sb++) {
+                    long dot = 0;
+                    long dotAbs = 0;
+                    for (int l = 0; l < 16; l++) {
+                        int e = 16 * sb + l;
+                        dot += (long) quant[r * cols + e] * qx[e];
+                        dotAbs += Math.abs((long) quant[r * cols + e] * qx[e]);
+                    }
+                    double blockScale = (float) (dsc[r * cols + 16 * sb] * dx[sb / 2]);
+                    exact += blockScale * dot;
+                    magnitude += Math.abs(blockScale) * dotAbs;
+                }
+                double accumulation = (cols / 16 + 8) * 0x1p-24 * magnitude;
+                assertEquals(exact, out[G + r], accumulation + Double.MIN_NORMAL, "row " + r + ": the integer dot products");
+                double reference = 0;
+                double sumAbs = 0;
+                float[] row = Arrays.copyOfRange(decoded, r * cols, (r + 1) * cols);
+                for (int c = 0; c < cols; c++) {
+                    reference += (double) row[c] * xs[c];
+                    sumAbs += Math.abs((double) row[c] * xs[c]);
+                }
+                double bound = MatVecQ8.errorBound(row, Arrays.copyOf(xs, cols), cols) + accumulation + (cols + 8) * 0x1p-24 * sumAbs;
+                assertEquals(reference, out[G + r], bound, "row " + r + ": against the unquantized activations");
+            }
+            float[] expected = new float[n * rows];
+            for (int t = 0; t < n; t++) {
+                PackedQ6_K.matVec(packed, cols, pairs, dx, t, expected, t * rows, 0, rows);
+            }
+            float[] batch = new float[n * rows];
+            PackedQ6_K.matMat(packed, cols, n, pairs, dx, batch, rows, 0, rows);
+            assertArrayEquals(expected, batch, "a batch gives each token's bits");
+        }
+    }
+
     @Test
     void pairsHoldTwoValuesPerIntAndEightTimesEachBlockSum() {
         short[] q = new short[64];
@@ -347,18 +438,20 @@ class RowGroupsTest {
     }
 
     @Test
-    void onlyQ4_0Q8_0AndQ4_KWithWholeRowGroupsArePacked() {
+    void onlyQ4_0Q8_0Q4_KAndQ6_KWithWholeRowGroupsArePacked() {
         for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q8_0}) {
             assertTrue(RowGroups.packable(t, G, 32));
             assertTrue(RowGroups.packable(t, 4L * G, 2048));
             assertFalse(RowGroups.packable(t, G + 1, 32));
             assertFalse(RowGroups.packable(t, G, 48));
         }
-        assertTrue(RowGroups.packable(GgmlType.Q4_K, G, 256));
-        assertFalse(RowGroups.packable(GgmlType.Q4_K, G, 288));
-        assertFalse(RowGroups.packable(GgmlType.Q4_K, G + 1, 256));
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q6_K}) {
+            assertTrue(RowGroups.packable(t, G, 256));
+            assertFalse(RowGroups.packable(t, G, 288));
+            assertFalse(RowGroups.packable(t, G + 1, 256));
+        }
         for (GgmlType t : GgmlType.computableTypes()) {
-            if (t != GgmlType.Q4_0 && t != GgmlType.Q8_0 && t != GgmlType.Q4_K) {
+            if (t != GgmlType.Q4_0 && t != GgmlType.Q8_0 && t != GgmlType.Q4_K && t != GgmlType.Q6_K) {
                 assertFalse(RowGroups.packable(t, G, 256), t.toString());
             }
         }
