@@ -49,7 +49,8 @@ class LoadOptions {
     boolean mlock;
 
     @Option(names = "--exact", description = {"Keep the CPU's matrix products in floating point (and do not repack).",
-            "By default, products with Q8_0 and Q4_0 weights quantize each activation row to 8 bits and multiply in integers, "
+            "By default, products with Q8_0 weights, and with Q4_0, Q4_K and Q6_K ones in row groups (see --no-repack), "
+                    + "quantize each activation row to 8 bits and multiply in integers, "
                     + "as llama.cpp does (faster; results differ by the activations' rounding)."})
     boolean exact;
 

@@ -131,9 +131,10 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
                 // context; 8 query heads per KV head covers common models; grown geometrically), the RoPE table.
                 long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
                 // The integer path's activations (QuantizedRow): a batch's rounded rows, one row's arrays,
-                // and with packing a batch's rows for the packed mat-mat.
+                // and with packing a batch's rows for the packed mat-mat and the packing's file read buffer
+                // (held while a weight is packed, at load or when layers move to the CPU).
                 long quantized = 4L * maxTokens * widestRow + QuantizedRow.bytes(widestRow)
-                        + (packs ? QuantizedRow.batchBytes(maxTokens, widestRow) : 0);
+                        + (packs ? QuantizedRow.batchBytes(maxTokens, widestRow) + PACK_CHUNK_BYTES : 0);
                 return threads * perThread + quantized;
             }
         };
@@ -155,6 +156,12 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     private static final long PACK_CHUNK_BYTES = 4L << 20;
     /** Output rows per work item of a mat-mat: one decoded tile. */
     private static final int MATMAT_CHUNK_ROWS = MatMat.TILE_ROWS;
+
+    static {
+        if (MATMAT_CHUNK_ROWS % RowGroups.G != 0) {   // packed mat-mat items must be whole row groups
+            throw new AssertionError("mat-mat work items of " + MATMAT_CHUNK_ROWS + " rows are not whole groups of " + RowGroups.G);
+        }
+    }
     /** Elements per work item of element-wise ops; smaller ops run on the calling thread alone. */
     private static final int ELEMENTWISE_CHUNK = 1 << 14;
 
@@ -240,43 +247,50 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
         int chunkGroups = (int) Math.max(1, Math.min(groups, PACK_CHUNK_BYTES / groupBytes));
         long chunkBytes = tensor.file() == null ? 0 : chunkGroups * groupBytes;
         options.memory().reserve(bytes + chunkBytes, what + " and its read buffer");
-        Arena arena = Arena.ofShared();
-        try (Arena staging = Arena.ofShared()) {   // read by the workers
+        Arena arena = null;
+        boolean packed = false;
+        try {
+            arena = Arena.ofShared();
             MemorySegment dst = arena.allocate(bytes, 64);
-            MemorySegment chunk = tensor.file() == null ? null : staging.allocate(chunkBytes, 64);
-            packTask.type = tensor.type();
-            packTask.dst = dst;
-            packTask.cols = tensor.cols();
-            for (int g0 = 0; g0 < groups; g0 += chunkGroups) {
-                int g1 = Math.min(groups, g0 + chunkGroups);
-                if (chunk != null) {
-                    tensor.copyTo(g0 * groupBytes, chunk.asSlice(0, (g1 - g0) * groupBytes));
+            try (Arena staging = Arena.ofShared()) {   // read by the workers
+                MemorySegment chunk = tensor.file() == null ? null : staging.allocate(chunkBytes, 64);
+                packTask.type = tensor.type();
+                packTask.dst = dst;
+                packTask.cols = tensor.cols();
+                for (int g0 = 0; g0 < groups; g0 += chunkGroups) {
+                    int g1 = Math.min(groups, g0 + chunkGroups);
+                    if (chunk != null) {
+                        tensor.copyTo(g0 * groupBytes, chunk.asSlice(0, (g1 - g0) * groupBytes));
+                    }
+                    packTask.src = chunk != null ? chunk : tensor.data();
+                    packTask.srcFirstGroup = chunk != null ? g0 : 0;
+                    packTask.g0 = g0;
+                    packTask.g1 = g1;
+                    dispatch(packTask, (g1 - g0 + PackTask.GROUPS - 1) / PackTask.GROUPS);
                 }
-                packTask.src = chunk != null ? chunk : tensor.data();
-                packTask.srcFirstGroup = chunk != null ? g0 : 0;
-                packTask.g0 = g0;
-                packTask.g1 = g1;
-                dispatch(packTask, (g1 - g0 + PackTask.GROUPS - 1) / PackTask.GROUPS);
+            } finally {
+                packTask.src = null;
+                packTask.dst = null;
             }
             CpuWeight w = new CpuWeight(this, tensor, arena, dst);
-            allocated.addAndGet(bytes);
-            options.memory().release(chunkBytes);
+            packed = true;
             return w;
         } catch (IOException e) {
-            arena.close();
-            options.memory().release(bytes + chunkBytes);
             throw new UncheckedIOException("cpu backend: reading " + tensor.name() + " to repack it: " + e.getMessage(), e);
-        } catch (OutOfMemoryError | RuntimeException e) {
-            arena.close();
-            options.memory().release(bytes + chunkBytes);
-            if (e instanceof OutOfMemoryError) {
-                throw new BackendMemoryException(name(), bytes, allocated.get(), what,
-                        "cpu backend: cannot allocate " + bytes + " bytes of " + what, e);
-            }
-            throw e;
+        } catch (OutOfMemoryError e) {
+            throw new BackendMemoryException(name(), bytes, allocated.get(), what, "cpu backend: cannot allocate " + bytes + " bytes of " + what, e);
         } finally {
-            packTask.src = null;
-            packTask.dst = null;
+            // One place for the bookkeeping, whatever ended the packing: the read buffer is always
+            // returned; the copy is counted if it was made, freed and returned if not.
+            if (packed) {
+                allocated.addAndGet(bytes);
+                options.memory().release(chunkBytes);
+            } else {
+                if (arena != null) {
+                    arena.close();
+                }
+                options.memory().release(bytes + chunkBytes);
+            }
         }
     }
 

@@ -19,7 +19,7 @@ final class CpuWeight extends CpuHandle implements Weight {
     final int cols;
     final long rowBytes;
     final MemorySegment data; // (rows, cols) in type's block format, rowBytes per row; null once packed
-    final MemorySegment packed; // (rows / G, cols / 32, G * block bytes) RowGroups, or null
+    final MemorySegment packed; // (rows / G, blocks, G * group block bytes) RowGroups (layout per type there), or null
     private final Arena packedArena; // owns packed; null when not packed
 
     CpuWeight(CpuBackend owner, TensorView tensor) {

@@ -20,7 +20,7 @@ final class QuantizedRow {
     short[] values = new short[0];   // (cols) the 8-bit values, widened
     float[] scales = new float[0];   // (cols / 32) one per block
     int[] pairs = new int[0];        // (cols / 2) the values two per int, for the packed kernels (RowGroups.pairs)
-    int[] sums8 = new int[0];        // (cols / 32) 8 * each block's sum, for packed Q4_0
+    int[] sums8 = new int[0];        // (cols / 32) 8 * each block's sum, for packed Q4_0 and Q4_K
     float[] rounded = new float[0];  // (n, cols) a batch's rows, rounded to 8 bits per block and back
     int[] batchPairs = new int[0];     // (n, cols / 2) a batch's rows for the packed mat-mat
     int[] batchSums8 = new int[0];     // (n, cols / 32)

@@ -230,10 +230,14 @@ class CpuBackendTest {
         java.nio.file.Files.write(file, prefix);
         java.nio.file.Files.write(file, w.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), java.nio.file.StandardOpenOption.APPEND);
         MemorySegment decoy = Arena.ofAuto().allocate(w.data().byteSize(), 64);   // zeros, not the weights
-        TensorView fromFile = new TensorView("w", GgmlType.Q4_0, w.shape(), decoy, new TensorView.FileRegion(file, prefix.length));
         float[] x = TestData.gaussian(new Random(3), cols, 1f);
         MemoryAccount account = MemoryAccount.unlimited("host");
-        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2, account))) {
+        java.nio.file.Path shortFile = dir.resolve("short.bin");
+        java.nio.file.Files.write(shortFile, java.util.Arrays.copyOf(java.nio.file.Files.readAllBytes(file), 100 + 3_000_000));
+        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2, account));
+             java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file);
+             java.nio.channels.FileChannel shortChannel = java.nio.channels.FileChannel.open(shortFile)) {
+            TensorView fromFile = new TensorView("w", GgmlType.Q4_0, w.shape(), decoy, new TensorView.FileRegion(channel, file, prefix.length));
             float[] expected;
             float[] got;
             try (Weight direct = b.loadWeight(w); Weight read = b.loadWeight(fromFile);
@@ -247,10 +251,8 @@ class CpuBackendTest {
             assertArrayEquals(expected, got, "packed from the file = packed from the bytes");
             assertEquals(0, account.usedBytes(), "the read buffer and copies are released");
 
-            java.nio.file.Path shortFile = dir.resolve("short.bin");
-            java.nio.file.Files.write(shortFile, java.util.Arrays.copyOf(java.nio.file.Files.readAllBytes(file), 100 + 3_000_000));
             TensorView truncated = new TensorView("blk.3.ffn_up.weight", GgmlType.Q4_0, w.shape(), decoy,
-                    new TensorView.FileRegion(shortFile, prefix.length));
+                    new TensorView.FileRegion(shortChannel, shortFile, prefix.length));
             java.io.UncheckedIOException e = assertThrows(java.io.UncheckedIOException.class, () -> b.loadWeight(truncated));
             assertTrue(e.getMessage().contains("blk.3.ffn_up.weight") && e.getMessage().contains("short.bin"), e.getMessage());
             assertEquals(0, account.usedBytes());

@@ -263,20 +263,21 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
 
     /** {@code a} as this backend's activations: open, and allocated here. */
     protected final A activations(Activations a, String what) {
-        return own(a, activationType, what, "the activation buffer");
+        return own(a, activationType, what);
     }
 
     /** {@code w} as this backend's weight: open, and loaded here. */
     protected final W weight(Weight w, String what) {
-        return own(w, weightType, what, "weight " + (w == null ? "" : w.name()));
+        return own(w, weightType, what);
     }
 
     /** {@code k} as this backend's KV cache: open, and allocated here. */
     protected final K kvCache(KvCache k) {
-        return own(k, cacheType, "cache", "the KV cache");
+        return own(k, cacheType, "cache");
     }
 
-    private <T extends Owned> T own(Object handle, Class<T> type, String what, String described) {
+    /** Checks on every op's hot path: no message is built unless one is thrown. */
+    private <T extends Owned> T own(Object handle, Class<T> type, String what) {
         checkOpen();
         Objects.requireNonNull(handle, what);
         if (!type.isInstance(handle) || type.cast(handle).owner() != this) {
@@ -284,6 +285,8 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
         }
         T t = type.cast(handle);
         if (t.isClosed()) {
+            String described = handle instanceof Weight w ? "weight " + w.name()
+                    : handle instanceof KvCache ? "the KV cache" : "the activation buffer";
             throw new IllegalStateException(what + ": " + described + " is closed");
         }
         return t;

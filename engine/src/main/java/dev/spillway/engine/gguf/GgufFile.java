@@ -48,14 +48,16 @@ public final class GgufFile implements AutoCloseable {
     private final Arena arena;
     private final MemorySegment mapping;
     private final boolean memoryMapped;
+    private final FileChannel channel;   // open while mapped: the tensors' FileRegion reads through it; null otherwise
     private final GgufParser.Result parsed;
     private final Map<String, GgufTensorInfo> byName;
 
-    private GgufFile(Path path, Arena arena, MemorySegment mapping, boolean memoryMapped, GgufParser.Result parsed) {
+    private GgufFile(Path path, Arena arena, MemorySegment mapping, FileChannel channel, GgufParser.Result parsed) {
         this.path = path;
         this.arena = arena;
         this.mapping = mapping;
-        this.memoryMapped = memoryMapped;
+        this.memoryMapped = channel != null;
+        this.channel = channel;
         this.parsed = parsed;
         this.byName = new HashMap<>();
         for (GgufTensorInfo t : parsed.tensors()) {
@@ -73,16 +75,30 @@ public final class GgufFile implements AutoCloseable {
         Objects.requireNonNull(options, "options");
         requireRegularFile(path);
         Arena arena = Arena.ofShared();
+        FileChannel ch = null;
         try {
+            ch = FileChannel.open(path, StandardOpenOption.READ);
+            long size = ch.size();
             MemorySegment segment;
-            try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-                long size = ch.size();
-                segment = options.mmap() ? asPlainNative(ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena), arena)
-                        : readAll(ch, size, arena, path);
+            if (options.mmap()) {
+                // The channel stays open with the mapping: a backend that copies tensors reads them
+                // through it (the same file even if the path is renamed or replaced since).
+                segment = asPlainNative(ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena), arena);
+            } else {
+                segment = readAll(ch, size, arena, path);
+                ch.close();
+                ch = null;
             }
-            return new GgufFile(path, arena, segment, options.mmap(), GgufParser.parse(segment, path));
+            return new GgufFile(path, arena, segment, ch, GgufParser.parse(segment, path));
         } catch (IOException | RuntimeException | Error e) {
             arena.close();
+            if (ch != null) {
+                try {
+                    ch.close();
+                } catch (IOException suppressed) {
+                    e.addSuppressed(suppressed);
+                }
+            }
             throw e;
         }
     }
@@ -109,7 +125,7 @@ public final class GgufFile implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             MemorySegment segment = arena.allocate(bytes.length, 64).copyFrom(MemorySegment.ofArray(bytes)).asReadOnly();
-            return new GgufFile(path, arena, segment, false, GgufParser.parse(segment, path));
+            return new GgufFile(path, arena, segment, null, GgufParser.parse(segment, path));
         } catch (GgufFormatException | RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -312,7 +328,7 @@ public final class GgufFile implements AutoCloseable {
             throw new IllegalArgumentException("tensor " + info + " is not one of " + path + "'s");
         }
         return new TensorView(info.name(), info.type(), info.shape(), mapping().asSlice(absoluteOffset(info), info.byteSize()),
-                memoryMapped ? new TensorView.FileRegion(path, absoluteOffset(info)) : null);
+                channel != null ? new TensorView.FileRegion(channel, path, absoluteOffset(info)) : null);
     }
 
     /** The file offset of a tensor's first byte: {@code dataOffset() + info.offset()}. */
@@ -337,6 +353,13 @@ public final class GgufFile implements AutoCloseable {
     public synchronized void close() {
         if (arena.scope().isAlive()) {
             arena.close();
+            if (channel != null) {
+                try {
+                    channel.close();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(path + ": closing the file", e);
+                }
+            }
         }
     }
 

@@ -6,7 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Objects;
 
@@ -25,9 +24,14 @@ import java.util.Objects;
  */
 public record TensorView(String name, GgmlType type, long[] shape, MemorySegment data, FileRegion file) {
 
-    /** A file's bytes: {@code data().byteSize()} of them from {@code offset} of {@code path}. */
-    public record FileRegion(Path path, long offset) {
+    /**
+     * A file's bytes: {@code data().byteSize()} of them from {@code offset}, read through
+     * {@code channel}, which its owner (the {@code GgufFile} that mapped the file) keeps open with the
+     * mapping and closes; {@code path} names the file in messages.
+     */
+    public record FileRegion(FileChannel channel, Path path, long offset) {
         public FileRegion {
+            Objects.requireNonNull(channel, "channel");
             Objects.requireNonNull(path, "path");
             if (offset < 0) {
                 throw new IllegalArgumentException("negative file offset " + offset);
@@ -102,17 +106,15 @@ public record TensorView(String name, GgmlType type, long[] shape, MemorySegment
             MemorySegment.copy(data, offset, dst, 0, dst.byteSize());
             return;
         }
-        try (FileChannel ch = FileChannel.open(file.path(), StandardOpenOption.READ)) {
-            ByteBuffer buffer = dst.asByteBuffer();
-            long position = file.offset() + offset;
-            while (buffer.hasRemaining()) {
-                int n = ch.read(buffer, position);
-                if (n < 0) {
-                    throw new EOFException(file.path() + ": ends at byte " + position + ", inside tensor " + name
-                            + " (the file changed after it was opened?)");
-                }
-                position += n;
+        ByteBuffer buffer = dst.asByteBuffer();
+        long position = file.offset() + offset;
+        while (buffer.hasRemaining()) {
+            int n = file.channel().read(buffer, position);   // positional: safe from several threads
+            if (n < 0) {
+                throw new EOFException(file.path() + ": ends at byte " + position + ", inside tensor " + name
+                        + " (the file was truncated after it was opened?)");
             }
+            position += n;
         }
     }
 

@@ -76,7 +76,7 @@ public final class RowGroups {
     static final int Q4K_GROUP_BYTES = 148;
 
     /**
-     * Packs row groups {@code [g0, g1)} of a Q4_0 or Q8_0 tensor ({@code cols} per row) into
+     * Packs row groups {@code [g0, g1)} of a Q4_0, Q8_0, Q4_K or Q6_K tensor ({@code cols} per row) into
      * {@code dst}, which holds the whole packed tensor; {@code src} holds the tensor's rows in the
      * file's layout from group {@code srcFirstGroup} on (0 for the whole tensor).
      */

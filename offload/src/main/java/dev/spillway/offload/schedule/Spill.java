@@ -190,7 +190,7 @@ public final class Spill {
         MemoryAccount host = cpu.memory();
         try {
             host.check(share.total() + broughtAlong, "a context of " + shape.contextSize() + " tokens (KV cache " + shape.keyType() + "/"
-                    + shape.valueType() + ", activations)" + (broughtAlong > 0 ? " and the KV rows spilled with it" : ""));
+                    + shape.valueType() + ", activations)" + (broughtAlong > 0 ? " and what moves to the CPU with it (KV rows, repacked weights)" : ""));
         } catch (MemoryLimitException e) {
             long perToken = layers * cpu.sizing().kvBytes(1, c.kvDim(), shape.keyType(), shape.valueType());
             long fit = perToken > 0 ? Math.max(0, (host.headroomBytes() - share.activationBytes() - broughtAlong) / perToken) : 0;
