@@ -452,16 +452,14 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     protected void runMatmul(CpuActivations o, CpuActivations i, CpuWeight wt, int nTokens) {
         try {
             MatmulTask t = matmulTask;
-            boolean integerPath = !options.exact() && (MatVecQ8.supports(wt.type) || wt.packed != null);
-            t.quantized = integerPath && nTokens == 1;
+            boolean integerQ8 = !options.exact() && MatVecQ8.supports(wt.type) && wt.packed == null;
+            t.quantized = integerQ8 && nTokens == 1;
             t.x = i.data;
-            if (t.quantized && wt.packed != null) {
-                quantizedRow.quantizePairs(i.data, wt.cols);
+            if (wt.packed != null) {   // packed implies the integer path; one token is a batch of one
+                quantizedRow.quantizeBatch(i.data, nTokens, wt.cols);
             } else if (t.quantized) {
                 quantizedRow.quantize(i.data, wt.cols);
-            } else if (wt.packed != null && nTokens > 1) {
-                quantizedRow.quantizeBatch(i.data, nTokens, wt.cols);   // the same rounding, the same integer kernel
-            } else if (integerPath && nTokens > 1) {
+            } else if (integerQ8 && nTokens > 1) {
                 quantizedRow.round(i.data, nTokens, wt.cols);   // the same activations the integer mat-vec sees
                 t.x = quantizedRow.rounded;
             }
@@ -565,7 +563,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
 
     /** {@code out (n, w.rows) = x (n, w.cols) . w^T}, item = a chunk of output rows. */
     private final class MatmulTask implements WorkerPool.Body {
-        boolean quantized;   // x is in quantizedRow (the integer path)
+        boolean quantized;   // one token, unpacked Q8_0: x is in quantizedRow (the integer mat-vec)
         CpuWeight w;
         float[] x;   // (n, w.cols)
         float[] out; // (n, w.rows)
@@ -576,28 +574,20 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
         public void run(int item, int worker) {
             int r0 = item * chunk;
             int r1 = Math.min(w.rows, r0 + chunk);
-            if (quantized && w.packed != null && w.type == GgmlType.Q4_0) {
-                PackedQ4_0.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.sums8, quantizedRow.scales, 0, out, 0, r0, r1);
-            } else if (quantized && w.packed != null && w.type == GgmlType.Q6_K) {
-                PackedQ6_K.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.scales, 0, out, 0, r0, r1);
-            } else if (quantized && w.packed != null && w.type == GgmlType.Q4_K) {
-                PackedQ4_K.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.sums8, quantizedRow.scales, 0, out, 0, r0, r1);
-            } else if (quantized && w.packed != null) {
-                PackedQ8_0.matVec(w.packed, w.cols, quantizedRow.pairs, quantizedRow.scales, 0, out, 0, r0, r1);
+            if (w.packed != null) {   // a batch of n >= 1: the packed mat-mat runs one token as its mat-vec
+                int[] p = quantizedRow.batchPairs, s8 = quantizedRow.batchSums8;
+                float[] dx = quantizedRow.batchScales;
+                switch (w.type) {
+                    case Q4_0 -> PackedQ4_0.matMat(w.packed, w.cols, n, p, s8, dx, out, w.rows, r0, r1);
+                    case Q8_0 -> PackedQ8_0.matMat(w.packed, w.cols, n, p, dx, out, w.rows, r0, r1);
+                    case Q4_K -> PackedQ4_K.matMat(w.packed, w.cols, n, p, s8, dx, out, w.rows, r0, r1);
+                    case Q6_K -> PackedQ6_K.matMat(w.packed, w.cols, n, p, dx, out, w.rows, r0, r1);
+                    default -> throw new AssertionError("no packed kernel for " + w.type);
+                }
             } else if (quantized) {
                 MatVecQ8.matVec(w.type, w.data, w.rowBytes, w.cols, quantizedRow.values, quantizedRow.scales, out, 0, r0, r1);
             } else if (n == 1) {
                 MatVec.matVec(w.type, w.data, w.rowBytes, w.cols, x, 0, out, 0, r0, r1);
-            } else if (w.packed != null && w.type == GgmlType.Q4_0) {
-                PackedQ4_0.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchSums8, quantizedRow.batchScales,
-                        out, w.rows, r0, r1);
-            } else if (w.packed != null && w.type == GgmlType.Q6_K) {
-                PackedQ6_K.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchScales, out, w.rows, r0, r1);
-            } else if (w.packed != null && w.type == GgmlType.Q4_K) {
-                PackedQ4_K.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchSums8, quantizedRow.batchScales,
-                        out, w.rows, r0, r1);
-            } else if (w.packed != null) {
-                PackedQ8_0.matMat(w.packed, w.cols, n, quantizedRow.batchPairs, quantizedRow.batchScales, out, w.rows, r0, r1);
             } else {
                 float[] tile = scratch.get(worker, Scratch.TILE, MatMat.scratchFloats(w.cols));
                 MatMat.matMat(w.type, w.data, w.rowBytes, w.cols, x, n, out, w.rows, r0, r1, 0, tile);

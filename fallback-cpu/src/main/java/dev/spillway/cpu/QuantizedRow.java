@@ -19,8 +19,6 @@ import java.util.concurrent.atomic.AtomicLong;
 final class QuantizedRow {
     short[] values = new short[0];   // (cols) the 8-bit values, widened
     float[] scales = new float[0];   // (cols / 32) one per block
-    int[] pairs = new int[0];        // (cols / 2) the values two per int, for the packed kernels (RowGroups.pairs)
-    int[] sums8 = new int[0];        // (cols / 32) 8 * each block's sum, for packed Q4_0 and Q4_K
     float[] rounded = new float[0];  // (n, cols) a batch's rows, rounded to 8 bits per block and back
     int[] batchPairs = new int[0];     // (n, cols / 2) a batch's rows for the packed mat-mat
     int[] batchSums8 = new int[0];     // (n, cols / 32)
@@ -41,12 +39,6 @@ final class QuantizedRow {
         MatVecQ8.quantize(x, 0, cols, values, scales);
     }
 
-    /** Quantizes {@code x[0..cols)} and forms the packed kernels' pairs and block sums. */
-    void quantizePairs(float[] x, int cols) {
-        quantize(x, cols);
-        RowGroups.pairs(values, cols, pairs, sums8, 0);
-    }
-
     /** Rows {@code x[0 .. n*cols)} quantized for the packed mat-mat: {@link #batchPairs}, {@link #batchSums8}, {@link #batchScales}. */
     void quantizeBatch(float[] x, int n, int cols) {
         if (values.length < cols) {
@@ -55,12 +47,7 @@ final class QuantizedRow {
         if (batchPairs.length < n * (cols / 2)) {
             growBatch(n, cols);
         }
-        int blocks = cols / Quants.QK;
-        for (int t = 0; t < n; t++) {
-            MatVecQ8.quantize(x, t * cols, cols, values, scales);
-            System.arraycopy(scales, 0, batchScales, t * blocks, blocks);
-            RowGroups.pairs(values, cols, batchPairs, batchSums8, t);
-        }
+        RowGroups.quantizeRows(x, n, cols, values, scales, batchPairs, batchSums8, batchScales);
     }
 
     private void growBatch(int n, int cols) {
@@ -120,12 +107,8 @@ final class QuantizedRow {
         try {
             short[] v = new short[cols];
             float[] d = new float[cols / Quants.QK];
-            int[] p = new int[cols / 2];
-            int[] s8 = new int[cols / Quants.QK];
             values = v;
             scales = d;
-            pairs = p;
-            sums8 = s8;
         } catch (OutOfMemoryError e) {
             memory.release(bytes);
             throw new BackendMemoryException("cpu", bytes, allocated.get(), "cpu scratch", "cpu backend: no heap for a quantized row", e);
@@ -141,8 +124,6 @@ final class QuantizedRow {
             memory.release(bytes);
             values = new short[0];
             scales = new float[0];
-            pairs = new int[0];
-            sums8 = new int[0];
             rounded = new float[0];
             batchPairs = new int[0];
             batchSums8 = new int[0];
@@ -150,8 +131,8 @@ final class QuantizedRow {
         }
     }
 
-    /** Bytes of one row's arrays: values, scales, pairs and block sums. */
+    /** Bytes of one row's arrays: values and scales. */
     static long bytes(int cols) {
-        return 2L * cols + 4L * (cols / Quants.QK) + 4L * (cols / 2) + 4L * (cols / Quants.QK);
+        return 2L * cols + 4L * (cols / Quants.QK);
     }
 }

@@ -55,12 +55,7 @@ public class RowGroupsBench extends MatVecBase {
         batchPairs = new int[n * w.cols / 2];
         batchSums8 = new int[n * blocks];
         batchScales = new float[n * blocks];
-        float[] d = new float[blocks];
-        for (int t = 0; t < n; t++) {
-            MatVecQ8.quantize(xs, t * w.cols, w.cols, qx, d);
-            System.arraycopy(d, 0, batchScales, t * blocks, blocks);
-            RowGroups.pairs(qx, w.cols, batchPairs, batchSums8, t);
-        }
+        RowGroups.quantizeRows(xs, n, w.cols, qx, new float[blocks], batchPairs, batchSums8, batchScales);
         batchOut = new float[n * w.passRows];
         KernelData.report("packed mat-mat n=" + n + " (flops per op, GFLOP/s)", 2L * n * w.rows * w.cols);
     }

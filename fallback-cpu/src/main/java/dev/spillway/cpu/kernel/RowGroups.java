@@ -110,29 +110,6 @@ public final class RowGroups {
     }
 
     /**
-     * The inverse of {@link #pack} for row groups {@code [g0, g1)}: writes them in the file's layout to
-     * {@code dst[0 ..]} (row {@code g0 G} first).
-     */
-    public static void unpack(GgmlType type, MemorySegment packed, int cols, int g0, int g1, MemorySegment dst) {
-        int blocks = cols / Quants.QK;
-        int blockBytes = blockBytes(type);
-        int chunks = (blockBytes - 2) / 2;
-        long rowBytes = (long) blocks * blockBytes;
-        for (int g = g0; g < g1; g++) {
-            for (int r = 0; r < G; r++) {
-                long s = (long) g * blocks * G * blockBytes + 2L * r;
-                long o = ((long) (g - g0) * G + r) * rowBytes;
-                for (int k = 0; k < blocks; k++, s += (long) G * blockBytes, o += blockBytes) {
-                    dst.set(SHORT, o, packed.get(SHORT, s));
-                    for (int j = 0; j < chunks; j++) {
-                        dst.set(SHORT, o + 2 + 2L * j, packed.get(SHORT, s + 2L * G * (j + 1)));
-                    }
-                }
-            }
-        }
-    }
-
-    /**
      * Q4_K (block_q4_K: ggml_half d; ggml_half dmin; uint8_t scales[12]; uint8_t qs[128]) in row
      * groups, per group and super-block (148 G bytes):
      * <pre>
@@ -224,6 +201,21 @@ public final class RowGroups {
                 sum += lo + hi;
             }
             sums8[xk + k] = 8 * sum;
+        }
+    }
+
+    /**
+     * Rows {@code x[0 .. n*cols)} quantized ({@link MatVecQ8#quantize}) into what the packed kernels
+     * read: row t's {@link #pairs}, block sums and block scales at row t of {@code pairs},
+     * {@code sums8} and {@code dx}; {@code q} and {@code d} ({@code cols} and {@code cols/32} long)
+     * are scratch.
+     */
+    public static void quantizeRows(float[] x, int n, int cols, short[] q, float[] d, int[] pairs, int[] sums8, float[] dx) {
+        int blocks = cols / Quants.QK;
+        for (int t = 0; t < n; t++) {
+            MatVecQ8.quantize(x, t * cols, cols, q, d);
+            System.arraycopy(d, 0, dx, t * blocks, blocks);
+            pairs(q, cols, pairs, sums8, t);
         }
     }
 }
