@@ -128,7 +128,8 @@ final class BenchOutput {
     private String tableLine(String[] cells) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < columns(); i++) {
-            String cell = abbreviate(cells[i], WIDTH[i]);
+            // Only the model name is shortened; a figure wider than its column widens the line instead of losing digits.
+            String cell = i == 0 ? abbreviate(cells[i], WIDTH[i]) : cells[i];
             boolean left = i <= 1 || i == 5 || i == 6 || i == 10;
             if (i > 0) {
                 b.append(' ');
