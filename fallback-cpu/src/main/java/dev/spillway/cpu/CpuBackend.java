@@ -130,12 +130,14 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
                 // Per thread: a decoded weight tile (TILE_ROWS x the widest row), attention scores (group x
                 // context; 8 query heads per KV head covers common models; grown geometrically), the RoPE table.
                 long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
+                // Shared: the float mat-mat's transposed batch (tokens padded to whole vectors).
+                long transposed = 4L * MatMat.transposedFloats(maxTokens, widestRow);
                 // The integer path's activations (QuantizedRow): a batch's rounded rows, one row's arrays,
                 // and with packing a batch's rows for the packed mat-mat and the packing's file read buffer
                 // (held while a weight is packed, at load or when layers move to the CPU).
                 long quantized = 4L * maxTokens * widestRow + QuantizedRow.bytes(widestRow)
                         + (packs ? QuantizedRow.batchBytes(maxTokens, widestRow) + PACK_CHUNK_BYTES : 0);
-                return threads * perThread + quantized;
+                return threads * perThread + transposed + quantized;
             }
         };
     }
@@ -463,6 +465,11 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
                 quantizedRow.round(i.data, nTokens, wt.cols);   // the same activations the integer mat-vec sees
                 t.x = quantizedRow.rounded;
             }
+            if (wt.packed == null && !t.quantized && nTokens > 1) {   // the float mat-mat reads the batch transposed
+                float[] xt = scratch.shared(MatMat.transposedFloats(nTokens, wt.cols));
+                MatMat.transpose(t.x, nTokens, wt.cols, xt);
+                t.x = xt;
+            }
             t.w = wt;
             t.out = o.data;
             t.n = nTokens;
@@ -565,7 +572,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     private final class MatmulTask implements WorkerPool.Body {
         boolean quantized;   // one token, unpacked Q8_0: x is in quantizedRow (the integer mat-vec)
         CpuWeight w;
-        float[] x;   // (n, w.cols)
+        float[] x;   // (n, w.cols); for the float mat-mat (w.cols, paddedTokens(n)), transposed
         float[] out; // (n, w.rows)
         int n;
         int chunk;

@@ -139,7 +139,7 @@ class CpuBackendTest {
                     b.matmul(out, in, wt, 2);
                     float[] rows2 = exact ? x : rounded(x, 2, cols);
                     float[] batch = new float[2 * rows];
-                    MatMat.matMat(GgmlType.Q8_0, w.data(), w.rowBytes(), cols, rows2, 2, batch, rows, 0, rows, 0,
+                    MatMat.matMat(GgmlType.Q8_0, w.data(), w.rowBytes(), cols, MatMat.transposed(rows2, 2, cols), 2, batch, rows, 0, rows, 0,
                             new float[MatMat.scratchFloats(cols)]);
                     float[] got = readAll(b, out, 2);
                     assertArrayEquals(batch, got, exact ? "the activations as they are" : "8-bit-rounded activations");

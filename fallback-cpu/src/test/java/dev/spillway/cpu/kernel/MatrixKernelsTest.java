@@ -22,16 +22,18 @@ import org.junit.jupiter.params.provider.MethodSource;
  * values {@link Quants#dequantize} gives).
  *
  * <p>Tolerance: {@code |kernel - reference| <= (cols + 8) * 2^-24 * S}, the classic worst-case bound
- * for a float dot product of {@code cols} terms (each lane sums cols/L terms, plus the lane
- * reduction, the per-block scale and the decode's own rounding: a handful more roundings than
- * cols/L, far less than cols). S is {@link TestData#errorScale}: {@code sum_c |W[r][c] * x[t][c]|},
+ * for a float dot product of {@code cols} terms: the mat-mat's FMA chain rounds once per column
+ * (cols roundings, each at most 2^-24 of a partial sum bounded by S), the mat-vec's lanes fewer
+ * (cols/L each, plus the lane reduction); the 8 covers the per-block scale and the decode's own
+ * rounding. S is {@link TestData#errorScale}: {@code sum_c |W[r][c] * x[t][c]|},
  * plus the block-minimum terms for the types whose kernels sum those separately.
  */
 class MatrixKernelsTest {
 
     private static final GgmlType[] TYPES = {GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
             GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K};
-    private static final int[] TOKENS = {1, 2, 3, 5, 17};
+    /** Batch sizes: 1 to 3 token vectors and a ragged last one (AVX-512: the 8 x 1, 8 x 2 and 8 x 3 kernels; AVX2: 8 x 1). */
+    private static final int[] TOKENS = {1, 2, 3, 5, 17, 49};
 
     /** Column counts: one block, several (an odd count, for the two-accumulator loops), and for plain floats a ragged tail. */
     private static int[] colsFor(GgmlType type) {
@@ -75,7 +77,7 @@ class MatrixKernelsTest {
             float[] tile = new float[MatMat.scratchFloats(cols)];
             for (int n : TOKENS) {
                 float[] mm = new float[n * rows];
-                MatMat.matMat(type, w, rowBytes, cols, x, n, mm, rows, 0, rows, 0, tile);
+                MatMat.matMat(type, w, rowBytes, cols, MatMat.transposed(x, n, cols), n, mm, rows, 0, rows, 0, tile);
                 for (int t = 0; t < n; t++) {
                     for (int r = 0; r < rows; r++) {
                         check(type, w, r, cols, x, t, expected[t * rows + r], mm[t * rows + r], "mat-mat n=" + n);
@@ -98,19 +100,20 @@ class MatrixKernelsTest {
     @Test
     void matMatRowRangesComposeAndMatchWholeMatrixBitForBit() {
         GgmlType type = GgmlType.Q4_K;
-        int rows = 22, cols = 512, n = 7;
+        int rows = 22, cols = 512, n = 40;
         Random rnd = new Random(5);
         MemorySegment w = Quants.quantize(type, TestData.gaussian(rnd, rows * cols, 1f));
         float[] x = TestData.gaussian(rnd, n * cols, 1f);
         float[] whole = new float[n * rows];
         float[] pieces = new float[n * rows];
         float[] tile = new float[MatMat.scratchFloats(cols)];
-        MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, whole, rows, 0, rows, 0, tile);
+        float[] xt = MatMat.transposed(x, n, cols);
+        MatMat.matMat(type, w, type.bytesFor(cols), cols, xt, n, whole, rows, 0, rows, 0, tile);
         // A different split (and a dirty tile) must give identical bits: results do not depend on tiling.
         java.util.Arrays.fill(tile, Float.NaN);
         for (int r0 : new int[] {0, 3, 10, 11, 21}) {
             int r1 = r0 == 0 ? 3 : r0 == 3 ? 10 : r0 == 10 ? 11 : r0 == 11 ? 21 : 22;
-            MatMat.matMat(type, w, type.bytesFor(cols), cols, x, n, pieces, rows, r0, r1, 0, tile);
+            MatMat.matMat(type, w, type.bytesFor(cols), cols, xt, n, pieces, rows, r0, r1, 0, tile);
         }
         assertArrayEquals(whole, pieces);
     }
