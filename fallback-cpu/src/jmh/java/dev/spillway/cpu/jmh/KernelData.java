@@ -102,10 +102,10 @@ final class KernelData {
             }
         }
 
-        /** Replaces every copy (or block) with its {@link RowGroups} form; Q4_0, Q8_0, Q4_K and Q6_K only. */
+        /** Replaces every copy (or block) with its {@link RowGroups} form; Q4_0, Q4_1, Q8_0, Q4_K and Q6_K only. */
         void pack() {
             if (!RowGroups.packable(type, passRows, cols)) {
-                throw new IllegalStateException("only Q4_0, Q8_0, Q4_K and Q6_K blocks of whole row groups pack, not " + describe());
+                throw new IllegalStateException("only Q4_0, Q4_1, Q8_0, Q4_K and Q6_K blocks of whole row groups pack, not " + describe());
             }
             for (int c = 0; c < copies.length; c++) {
                 MemorySegment packed = arena.allocate(copies[c].byteSize(), 64);

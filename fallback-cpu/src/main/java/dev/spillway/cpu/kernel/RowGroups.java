@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Q4_0, Q8_0, Q4_K and Q6_K weights repacked at load time into row groups, the layout of the
- * integer kernels {@link PackedQ4_0}, {@link PackedQ8_0}, {@link PackedQ4_K} and {@link PackedQ6_K}
+ * Q4_0, Q4_1, Q8_0, Q4_K and Q6_K weights repacked at load time into row groups, the layout of the
+ * integer kernels {@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}, {@link PackedQ4_K} and {@link PackedQ6_K}
  * (the K-quants' layouts: {@link #packQ4K}, {@link #packQ6K}).
  *
  * <p>In the GGUF layout a row's blocks follow each other, so a kernel works along a row and must sum
@@ -26,6 +26,8 @@ import jdk.incubator.vector.VectorSpecies;
  *   [2G + 2G j, ...)   chunk j, 2G bytes:    byte 2r + p = qs_r[2j + p] (p = 0, 1)
  *     Q4_0 (block_q4_0: ggml_half d; uint8_t qs[16]): chunks j = 0..7; low nibble = element 2j + p
  *                      of row r, high nibble = element 16 + 2j + p
+ *     Q4_1 (block_q4_1: ggml_half d; ggml_half m; uint8_t qs[16]): ggml_half m[G] at [2G, 4G), then the
+ *                      chunks as for Q4_0 from 4G on
  *     Q8_0 (block_q8_0: ggml_half d; int8_t qs[32]):  chunks j = 0..15; element 2j + p of row r
  * </pre>
  *
@@ -46,10 +48,10 @@ public final class RowGroups {
     static final VectorSpecies<Byte> BW = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize() / 2));
     private static final ValueLayout.OfShort SHORT = Simd.LE_SHORT;
 
-    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0, Q8_0, Q4_K or Q6_K with whole groups of rows. */
+    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0, Q4_1, Q8_0, Q4_K or Q6_K with whole groups of rows. */
     public static boolean packable(GgmlType type, long rows, long cols) {
         boolean blocks = switch (type) {
-            case Q4_0, Q8_0 -> cols % Quants.QK == 0;
+            case Q4_0, Q4_1, Q8_0 -> cols % Quants.QK == 0;
             case Q4_K, Q6_K -> cols % Quants.QK_K == 0;
             default -> false;
         };
@@ -76,7 +78,7 @@ public final class RowGroups {
     static final int Q4K_GROUP_BYTES = 148;
 
     /**
-     * Packs row groups {@code [g0, g1)} of a Q4_0, Q8_0, Q4_K or Q6_K tensor ({@code cols} per row) into
+     * Packs row groups {@code [g0, g1)} of a Q4_0, Q4_1, Q8_0, Q4_K or Q6_K tensor ({@code cols} per row) into
      * {@code dst}, which holds the whole packed tensor; {@code src} holds the tensor's rows in the
      * file's layout from group {@code srcFirstGroup} on (0 for the whole tensor).
      */
@@ -92,7 +94,7 @@ public final class RowGroups {
         // Through arrays: each row of the group read in one bulk copy, the group transposed in the
         // heap, written in one bulk copy; element-wise segment reads and writes packed ~1 GB/s.
         int blocks = cols / Quants.QK;
-        int shorts = blockBytes(type) / 2;   // per block: the scale, then the chunks' shorts
+        int shorts = blockBytes(type) / 2;   // per block: the scale (and Q4_1's offset), then the chunks' shorts
         int rowShorts = blocks * shorts;
         short[] rowsIn = new short[G * rowShorts];    // (G, blocks, shorts) the file's layout
         short[] groupOut = new short[G * rowShorts];  // (blocks, shorts, G) row groups
@@ -179,6 +181,7 @@ public final class RowGroups {
     private static int blockBytes(GgmlType type) {
         return switch (type) {
             case Q4_0 -> 18;   // ggml_half d; uint8_t qs[16]
+            case Q4_1 -> 20;   // ggml_half d; ggml_half m; uint8_t qs[16]
             case Q8_0 -> 34;   // ggml_half d; int8_t qs[32]
             default -> throw new IllegalArgumentException("no row-group packing for " + type);
         };

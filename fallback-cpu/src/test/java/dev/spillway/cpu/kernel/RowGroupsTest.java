@@ -17,8 +17,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Row groups ({@link RowGroups}) for Q4_0, Q8_0 and the K-quants Q4_K and Q6_K: the packing loses nothing, and the integer kernels
- * ({@link PackedQ4_0}, {@link PackedQ8_0}) are checked as {@link MatVecQ8Test} checks the unpacked
+ * Row groups ({@link RowGroups}) for Q4_0, Q4_1, Q8_0 and the K-quants Q4_K and Q6_K: the packing loses nothing, and the integer kernels
+ * ({@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}) are checked as {@link MatVecQ8Test} checks the unpacked
  * Q8_0 one, against two independent oracles:
  * <ol>
  *   <li>given the quantized activations, the integer dot products are exact: the result equals
@@ -34,7 +34,8 @@ class RowGroupsTest {
     private static final int G = RowGroups.G;
 
     @ParameterizedTest(name = "{0} groups={1} cols={2}")
-    @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 96", "Q4_0, 3, 2048", "Q4_0, 1, 5632", "Q8_0, 1, 32", "Q8_0, 2, 96", "Q8_0, 3, 2048"})
+    @CsvSource({"Q4_0, 1, 32", "Q4_0, 2, 96", "Q4_0, 3, 2048", "Q4_0, 1, 5632", "Q4_1, 1, 32", "Q4_1, 2, 96", "Q4_1, 3, 2048",
+        "Q8_0, 1, 32", "Q8_0, 2, 96", "Q8_0, 3, 2048"})
     void packingThenUnpackingGivesTheFileBytesBack(GgmlType type, int groups, int cols) {
         int rows = groups * G;
         try (Arena arena = Arena.ofConfined()) {
@@ -51,14 +52,18 @@ class RowGroupsTest {
                 long rowGroup = w.byteSize() / groups;
                 assertEquals(-1, one.mismatch(w.asSlice(rowGroup, rowGroup)));
             }
-            // the layout as documented: group 0, block 0: row r's scale at 2r, qs_r[2j + p] at 2G (j + 1) + 2r + p
+            // the layout as documented: group 0, block 0: row r's scale at 2r (Q4_1's offset at 2G + 2r),
+            // qs_r[2j + p] at 2G (j + h) + 2r + p, h the block's halves (1, or 2 for Q4_1)
             long rowBytes = type.bytesFor(cols);
-            int qs = type == GgmlType.Q4_0 ? 16 : 32;
+            int qs = type == GgmlType.Q8_0 ? 32 : 16, h = headerHalves(type);
             for (int r = 0; r < G; r++) {
-                assertEquals(w.get(ValueLayout.JAVA_SHORT_UNALIGNED, r * rowBytes), packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * r));
+                for (int i = 0; i < h; i++) {
+                    assertEquals(w.get(ValueLayout.JAVA_SHORT_UNALIGNED, r * rowBytes + 2L * i),
+                            packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * G * i + 2L * r), "row " + r + " half " + i);
+                }
                 for (int i = 0; i < qs; i++) {
-                    assertEquals(w.get(ValueLayout.JAVA_BYTE, r * rowBytes + 2 + i),
-                            packed.get(ValueLayout.JAVA_BYTE, 2L * G * (i / 2 + 1) + 2L * r + i % 2), "row " + r + " qs[" + i + "]");
+                    assertEquals(w.get(ValueLayout.JAVA_BYTE, r * rowBytes + 2L * h + i),
+                            packed.get(ValueLayout.JAVA_BYTE, 2L * G * (i / 2 + h) + 2L * r + i % 2), "row " + r + " qs[" + i + "]");
                 }
             }
         }
@@ -67,7 +72,8 @@ class RowGroupsTest {
     @ParameterizedTest(name = "{0} groups={1} cols={2} scale={3}")
     @CsvSource({"Q4_0, 1, 32, 1", "Q4_0, 2, 96, 1", "Q4_0, 3, 352, 1", "Q4_0, 2, 2048, 1", "Q4_0, 1, 64, 1e-3", "Q4_0, 1, 64, 300",
         "Q4_0, 1, 5632, 1", "Q8_0, 1, 32, 1", "Q8_0, 3, 352, 1", "Q8_0, 2, 2048, 1", "Q8_0, 1, 64, 1e-3", "Q8_0, 1, 64, 300",
-        "Q8_0, 1, 5632, 1"})
+        "Q8_0, 1, 5632, 1", "Q4_1, 1, 32, 1", "Q4_1, 3, 352, 1", "Q4_1, 2, 2048, 1", "Q4_1, 1, 64, 1e-3", "Q4_1, 1, 64, 300",
+        "Q4_1, 1, 5632, 1"})
     void integerDotProductsAreExactAndWithinTheDerivedBound(GgmlType type, int groups, int cols, float scale) {
         int rows = groups * G;
         Random rnd = new Random(rows * 131L + cols);
@@ -90,13 +96,13 @@ class RowGroupsTest {
             int[] sums8 = new int[cols / 32];
             RowGroups.pairs(qx, cols, pairs, sums8, 0);
             float[] out = new float[rows + G];
-            if (type == GgmlType.Q4_0) {
-                PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
-            } else {
-                PackedQ8_0.matVec(packed, cols, pairs, dx, 0, out, G, 0, rows);
+            switch (type) {
+                case Q4_0 -> PackedQ4_0.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
+                case Q4_1 -> PackedQ4_1.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
+                default -> PackedQ8_0.matVec(packed, cols, pairs, dx, 0, out, G, 0, rows);
             }
             long rowBytes = type.bytesFor(cols);
-            int blockBytes = type == GgmlType.Q4_0 ? 18 : 34;
+            int blockBytes = (int) type.bytesFor(32), h = headerHalves(type);
             for (int r = 0; r < rows; r++) {
                 double exact = 0;
                 double magnitude = 0;
@@ -105,23 +111,31 @@ class RowGroupsTest {
                     double dw = Float.float16ToFloat(w.get(Simd.LE_SHORT, a));
                     long dot = 0;
                     long dotAbs = 0;
+                    int sumQx = 0;
                     for (int j = 0; j < 32; j++) {
                         int q;
-                        if (type == GgmlType.Q4_0) {
-                            int b = w.get(ValueLayout.JAVA_BYTE, a + 2 + j % 16) & 0xFF;
-                            q = (j < 16 ? b & 0xF : b >>> 4) - 8;
-                        } else {
+                        if (type == GgmlType.Q8_0) {
                             q = w.get(ValueLayout.JAVA_BYTE, a + 2 + j);
+                        } else {
+                            int b = w.get(ValueLayout.JAVA_BYTE, a + 2L * h + j % 16) & 0xFF;
+                            q = (j < 16 ? b & 0xF : b >>> 4) - (type == GgmlType.Q4_0 ? 8 : 0);
                         }
                         long p = (long) q * qx[32 * k + j];
                         dot += p;
                         dotAbs += Math.abs(p);
+                        sumQx += qx[32 * k + j];
                     }
                     double blockScale = (float) (dw * dx[k]);   // the kernel scales in float, as here
                     exact += blockScale * dot;
                     magnitude += Math.abs(blockScale) * dotAbs;
+                    if (type == GgmlType.Q4_1) {   // + m d_x sum(q_x), d_x sum(q_x) rounded to float as in the kernel
+                        double offset = Float.float16ToFloat(w.get(Simd.LE_SHORT, a + 2)) * (double) (dx[k] * sumQx);
+                        exact += offset;
+                        magnitude += Math.abs(offset);
+                    }
                 }
-                double accumulation = (cols / 32 + 8) * 0x1p-24 * magnitude;
+                // one rounding per FMA into the row's float accumulator: one per block, two for Q4_1
+                double accumulation = ((type == GgmlType.Q4_1 ? 2 : 1) * cols / 32 + 8) * 0x1p-24 * magnitude;
                 assertEquals(exact, out[G + r], accumulation + Double.MIN_NORMAL, "row " + r + ": the integer dot products");
 
                 double reference = 0;
@@ -142,7 +156,8 @@ class RowGroupsTest {
 
     /** The batch kernel gives, for every token, the one-token kernel's bits (4-token blocks and the tail alike). */
     @ParameterizedTest(name = "{0} n={1}")
-    @CsvSource({"Q4_0, 1", "Q4_0, 3", "Q4_0, 4", "Q4_0, 5", "Q4_0, 9", "Q8_0, 1", "Q8_0, 4", "Q8_0, 7", "Q8_0, 9"})
+    @CsvSource({"Q4_0, 1", "Q4_0, 3", "Q4_0, 4", "Q4_0, 5", "Q4_0, 9", "Q4_1, 1", "Q4_1, 4", "Q4_1, 6", "Q4_1, 9", "Q8_0, 1", "Q8_0, 4",
+        "Q8_0, 7", "Q8_0, 9"})
     void aBatchGivesEachTokensMatVecBitForBit(GgmlType type, int n) {
         int groups = 3, rows = groups * G, cols = 352, half = cols / 2, blocks = cols / 32;
         Random rnd = new Random(n);
@@ -164,18 +179,18 @@ class RowGroupsTest {
                 int[] onePairs = new int[half];
                 int[] oneSums = new int[blocks];
                 RowGroups.pairs(q, cols, onePairs, oneSums, 0);
-                if (type == GgmlType.Q4_0) {
-                    PackedQ4_0.matVec(packed, cols, onePairs, oneSums, d, 0, expected, t * rows, 0, rows);
-                } else {
-                    PackedQ8_0.matVec(packed, cols, onePairs, d, 0, expected, t * rows, 0, rows);
+                switch (type) {
+                    case Q4_0 -> PackedQ4_0.matVec(packed, cols, onePairs, oneSums, d, 0, expected, t * rows, 0, rows);
+                    case Q4_1 -> PackedQ4_1.matVec(packed, cols, onePairs, oneSums, d, 0, expected, t * rows, 0, rows);
+                    default -> PackedQ8_0.matVec(packed, cols, onePairs, d, 0, expected, t * rows, 0, rows);
                 }
             }
             float[] out = new float[n * rows];
             for (int[] range : new int[][] {{0, G}, {G, rows}}) {   // the first group, then the rest
-                if (type == GgmlType.Q4_0) {
-                    PackedQ4_0.matMat(packed, cols, n, pairs, sums8, dx, out, rows, range[0], range[1]);
-                } else {
-                    PackedQ8_0.matMat(packed, cols, n, pairs, dx, out, rows, range[0], range[1]);
+                switch (type) {
+                    case Q4_0 -> PackedQ4_0.matMat(packed, cols, n, pairs, sums8, dx, out, rows, range[0], range[1]);
+                    case Q4_1 -> PackedQ4_1.matMat(packed, cols, n, pairs, sums8, dx, out, rows, range[0], range[1]);
+                    default -> PackedQ8_0.matMat(packed, cols, n, pairs, dx, out, rows, range[0], range[1]);
                 }
             }
             assertArrayEquals(expected, out);
@@ -438,8 +453,8 @@ class RowGroupsTest {
     }
 
     @Test
-    void onlyQ4_0Q8_0Q4_KAndQ6_KWithWholeRowGroupsArePacked() {
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q8_0}) {
+    void onlyQ4_0Q4_1Q8_0Q4_KAndQ6_KWithWholeRowGroupsArePacked() {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q8_0}) {
             assertTrue(RowGroups.packable(t, G, 32));
             assertTrue(RowGroups.packable(t, 4L * G, 2048));
             assertFalse(RowGroups.packable(t, G + 1, 32));
@@ -451,10 +466,15 @@ class RowGroupsTest {
             assertFalse(RowGroups.packable(t, G + 1, 256));
         }
         for (GgmlType t : GgmlType.computableTypes()) {
-            if (t != GgmlType.Q4_0 && t != GgmlType.Q8_0 && t != GgmlType.Q4_K && t != GgmlType.Q6_K) {
+            if (t != GgmlType.Q4_0 && t != GgmlType.Q4_1 && t != GgmlType.Q8_0 && t != GgmlType.Q4_K && t != GgmlType.Q6_K) {
                 assertFalse(RowGroups.packable(t, G, 256), t.toString());
             }
         }
+    }
+
+    /** Halves at the start of a block: d, and Q4_1's m. */
+    private static int headerHalves(GgmlType type) {
+        return type == GgmlType.Q4_1 ? 2 : 1;
     }
 
     /**
@@ -463,17 +483,19 @@ class RowGroupsTest {
      */
     private static void unpack(GgmlType type, MemorySegment packed, int cols, int g0, int g1, MemorySegment dst) {
         int blocks = cols / Quants.QK;
-        int blockBytes = (type == GgmlType.Q4_0 ? 18 : 34);
-        int chunks = (blockBytes - 2) / 2;
+        int blockBytes = (int) type.bytesFor(Quants.QK), h = headerHalves(type);
+        int chunks = (blockBytes - 2 * h) / 2;
         long rowBytes = (long) blocks * blockBytes;
         for (int g = g0; g < g1; g++) {
             for (int r = 0; r < G; r++) {
                 long s = (long) g * blocks * G * blockBytes + 2L * r;
                 long o = ((long) (g - g0) * G + r) * rowBytes;
                 for (int k = 0; k < blocks; k++, s += (long) G * blockBytes, o += blockBytes) {
-                    dst.set(Simd.LE_SHORT, o, packed.get(Simd.LE_SHORT, s));
+                    for (int i = 0; i < h; i++) {
+                        dst.set(Simd.LE_SHORT, o + 2L * i, packed.get(Simd.LE_SHORT, s + 2L * G * i));
+                    }
                     for (int j = 0; j < chunks; j++) {
-                        dst.set(Simd.LE_SHORT, o + 2 + 2L * j, packed.get(Simd.LE_SHORT, s + 2L * G * (j + 1)));
+                        dst.set(Simd.LE_SHORT, o + 2L * h + 2L * j, packed.get(Simd.LE_SHORT, s + 2L * G * (j + h)));
                     }
                 }
             }
