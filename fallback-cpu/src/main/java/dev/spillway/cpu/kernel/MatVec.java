@@ -6,8 +6,10 @@ import static dev.spillway.cpu.kernel.Simd.L;
 import static dev.spillway.cpu.kernel.Simd.LE;
 import static dev.spillway.cpu.kernel.Simd.half;
 import static jdk.incubator.vector.VectorOperators.B2F;
+import static jdk.incubator.vector.VectorOperators.EQ;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.LSHR;
+import static jdk.incubator.vector.VectorOperators.S2I;
 
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
@@ -15,6 +17,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 
 /**
@@ -93,12 +96,29 @@ public final class MatVec {
             long a = r * rowBytes;
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
             int i = 0;
+            // Simd.halfToFloat written out: called, C2 at times left it out of line (a cold call site
+            // when it compiled) and boxed every vector (measured in Dequant: an F16 prompt 8 times slower).
             for (; i < n2; i += 2 * L) {
-                acc0 = Simd.halfToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
-                acc1 = Simd.halfToFloat(w, a + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+                IntVector w0h = (IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * i, LE).reinterpretAsShorts()
+                        .convertShape(S2I, Simd.I, 0);
+                IntVector w0b = w0h.lanewise(LSHL, 13).and(0x8FFF_E000);
+                FloatVector w0 = w0b.reinterpretAsFloats().mul(0x1p112f)
+                        .blend(w0b.or(0x7F80_0000).reinterpretAsFloats(), w0h.and(0x7C00).compare(EQ, 0x7C00).cast(F));
+                IntVector w1h = (IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * (i + L), LE).reinterpretAsShorts()
+                        .convertShape(S2I, Simd.I, 0);
+                IntVector w1b = w1h.lanewise(LSHL, 13).and(0x8FFF_E000);
+                FloatVector w1 = w1b.reinterpretAsFloats().mul(0x1p112f)
+                        .blend(w1b.or(0x7F80_0000).reinterpretAsFloats(), w1h.and(0x7C00).compare(EQ, 0x7C00).cast(F));
+                acc0 = w0.fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = w1.fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
             }
             for (; i + L <= n; i += L) {
-                acc0 = Simd.halfToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                IntVector w0h = (IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * i, LE).reinterpretAsShorts()
+                        .convertShape(S2I, Simd.I, 0);
+                IntVector w0b = w0h.lanewise(LSHL, 13).and(0x8FFF_E000);
+                FloatVector w0 = w0b.reinterpretAsFloats().mul(0x1p112f)
+                        .blend(w0b.or(0x7F80_0000).reinterpretAsFloats(), w0h.and(0x7C00).compare(EQ, 0x7C00).cast(F));
+                acc0 = w0.fma(FloatVector.fromArray(F, x, xo + i), acc0);
             }
             acc0.add(acc1).intoArray(lanes, 0);
             Simd.sumEach(lanes, 0, 1, lanes, 0);
@@ -117,12 +137,18 @@ public final class MatVec {
             long a = r * rowBytes;
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
             int i = 0;
-            for (; i < n2; i += 2 * L) {
-                acc0 = Simd.bf16ToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
-                acc1 = Simd.bf16ToFloat(w, a + 2L * (i + L)).fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
+            for (; i < n2; i += 2 * L) {   // Simd.bf16ToFloat written out, as in rowsF16
+                acc0 = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * i, LE).reinterpretAsShorts()
+                        .convertShape(S2I, Simd.I, 0)).lanewise(LSHL, 16).reinterpretAsFloats())
+                        .fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc1 = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * (i + L), LE).reinterpretAsShorts()
+                        .convertShape(S2I, Simd.I, 0)).lanewise(LSHL, 16).reinterpretAsFloats())
+                        .fma(FloatVector.fromArray(F, x, xo + i + L), acc1);
             }
             for (; i + L <= n; i += L) {
-                acc0 = Simd.bf16ToFloat(w, a + 2L * i).fma(FloatVector.fromArray(F, x, xo + i), acc0);
+                acc0 = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * i, LE).reinterpretAsShorts()
+                        .convertShape(S2I, Simd.I, 0)).lanewise(LSHL, 16).reinterpretAsFloats())
+                        .fma(FloatVector.fromArray(F, x, xo + i), acc0);
             }
             acc0.add(acc1).intoArray(lanes, 0);
             Simd.sumEach(lanes, 0, 1, lanes, 0);

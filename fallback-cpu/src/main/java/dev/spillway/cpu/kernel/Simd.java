@@ -39,7 +39,7 @@ public final class Simd {
     /** The bytes of one {@link #F} vector (4L lanes). */
     private static final VectorSpecies<Byte> F_BYTES = F.withLanes(byte.class);
     /** The bytes of one {@link #S} vector (2L lanes). */
-    private static final VectorSpecies<Byte> S_BYTES = S.withLanes(byte.class);
+    static final VectorSpecies<Byte> S_BYTES = S.withLanes(byte.class);
 
     public static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     public static final ValueLayout.OfShort LE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
@@ -113,6 +113,9 @@ public final class Simd {
      * (the three copies of the sign between them are masked off); times 2^112 that rebases the
      * exponent (15 to 127) and turns subnormal halves into normal floats. Infinities and NaNs
      * (exponent 31) instead get the float's all-ones exponent.
+     *
+     * <p>For tests and cold code: the kernels write these lines out (see fallback-cpu/README.md, a
+     * vector returned by a call C2 does not inline is boxed).
      */
     public static FloatVector halfToFloat(MemorySegment seg, long off) {
         IntVector h = (IntVector) loadShorts(seg, off).convertShape(VectorOperators.S2I, I, 0);
@@ -122,7 +125,7 @@ public final class Simd {
         return finite.blend(bits.or(0x7F80_0000).reinterpretAsFloats(), special);
     }
 
-    /** {@code L} bfloat16 values at {@code seg[off..]} to floats (the top 16 bits of an F32). */
+    /** {@code L} bfloat16 values at {@code seg[off..]} to floats (the top 16 bits of an F32); written out in the kernels, as {@link #halfToFloat}. */
     public static FloatVector bf16ToFloat(MemorySegment seg, long off) {
         IntVector h = (IntVector) loadShorts(seg, off).convertShape(VectorOperators.S2I, I, 0);
         return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
