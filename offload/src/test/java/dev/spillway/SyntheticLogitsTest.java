@@ -48,13 +48,13 @@ class SyntheticLogitsTest {
      * after the prompt and after each single token are compared.
      */
     /**
-     * The default integer path (activations rounded to 8-bit blocks; Q4_0, Q4_1, Q8_0, Q4_K and Q6_K weights in
+     * The default integer path (activations rounded to 8-bit blocks; Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K weights in
      * row groups, which this model's shapes allow) against the same float reference: only the
      * activations' rounding separates them, so a looser bound, {@value #INTEGER_TOLERANCE} of the
      * largest logit (measured after the prompt: 1.1 to 1.3 % for Q8_0, Q4_0 and Q4_K), and the weights really are packed.
      */
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q6_K"})
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0", "Q4_1", "Q4_K", "Q5_K", "Q6_K"})
     void theIntegerPathStaysCloseToTheFloatReference(GgmlType type) throws Exception {
         compare(TestModels.tiny(type), type + " integer path", false, INTEGER_TOLERANCE);
     }

@@ -26,10 +26,10 @@ import java.util.Objects;
  *                          {@code -ctk}, {@code -ctv})
  * @param parallel          how many contexts of {@code plannedContext} the plan reserves ({@code --parallel})
  * @param exact             keep the CPU's matrix products in floating point ({@code --exact}); by
- *                          default products with Q8_0 weights, and with Q4_0, Q4_1, Q4_K and Q6_K ones in
+ *                          default products with Q8_0 weights, and with Q4_0, Q4_1, Q4_K, Q5_K and Q6_K ones in
  *                          row groups, run on the integer path, with the activations quantized to 8
  *                          bits as llama.cpp does
- * @param repack            copy the CPU's Q4_0, Q4_1, Q8_0, Q4_K and Q6_K weights into row groups at load
+ * @param repack            copy the CPU's Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K weights into row groups at load
  *                          time (on by default; {@code --no-repack} keeps them views of the file):
  *                          faster integer kernels, for host memory the size of those tensors (Q6_K:
  *                          30 % more), counted in the plan and the host budget; no effect with

@@ -8,6 +8,7 @@ import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.PackedQ4_0;
 import dev.spillway.cpu.kernel.PackedQ4_1;
 import dev.spillway.cpu.kernel.PackedQ4_K;
+import dev.spillway.cpu.kernel.PackedQ5_K;
 import dev.spillway.cpu.kernel.PackedQ6_K;
 import dev.spillway.cpu.kernel.PackedQ8_0;
 import dev.spillway.cpu.kernel.RopeTable;
@@ -55,9 +56,9 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
      * @param exact   keep every matrix product in floating point on the activations as they are;
      *                otherwise products with Q8_0 weights, and Q4_0 and the K-quants' when packed, round the activations to
      *                8-bit blocks, as llama.cpp does: one token takes the integer path
-     *                ({@link MatVecQ8}, {@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}, {@link PackedQ4_K}, {@link PackedQ6_K}); a batch runs the
+     *                ({@link MatVecQ8}, {@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}, {@link PackedQ4_K}, {@link PackedQ5_K}, {@link PackedQ6_K}); a batch runs the
      *                packed kernels on the same rounded activations, or multiplies them in floats
-     * @param repack  copy Q4_0, Q4_1, Q8_0, Q4_K and Q6_K weights whose rows come in whole groups into
+     * @param repack  copy Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K weights whose rows come in whole groups into
      *                {@link RowGroups}' layout at load time (memory this backend owns and counts, instead of a view of
      *                the file); ignored when {@code exact}, whose float kernels read the file's layout
      */
@@ -96,7 +97,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
             return new Options(threads, account, exact, repack);
         }
 
-        /** Whether Q4_0, Q4_1, Q8_0, Q4_K and Q6_K weights get packed: repacking asked for, and the integer path on. */
+        /** Whether Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K weights get packed: repacking asked for, and the integer path on. */
         public boolean packs() {
             return repack && !exact;
         }
@@ -116,7 +117,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     public static final Sizing SIZING = sizing(false);
 
     /**
-     * {@link #SIZING}, or with {@code packs} what repacking adds: packed Q4_0, Q4_1, Q8_0, Q4_K and Q6_K weights
+     * {@link #SIZING}, or with {@code packs} what repacking adds: packed Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K weights
      * ({@link RowGroups#bytes}), and a batch's activations in the packed mat-mat's form.
      */
     public static Sizing sizing(boolean packs) {
@@ -237,7 +238,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     }
 
     /**
-     * A copy of a Q4_0, Q4_1, Q8_0, Q4_K or Q6_K tensor in {@link RowGroups}' layout, counted in this backend's memory. The
+     * A copy of a Q4_0, Q4_1, Q8_0, Q4_K, Q5_K or Q6_K tensor in {@link RowGroups}' layout, counted in this backend's memory. The
      * bytes are read from the file when the tensor says where it lies ({@link TensorView#file}), a
      * chunk at a time: faulting in the mapping instead would keep those pages resident beside the
      * copy for as long as the file stays mapped. Every thread packs.
@@ -590,6 +591,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
                     case Q8_0 -> PackedQ8_0.matMat(w.packed, w.cols, n, p, dx, out, w.rows, r0, r1);
                     case Q4_1 -> PackedQ4_1.matMat(w.packed, w.cols, n, p, s8, dx, out, w.rows, r0, r1);
                     case Q4_K -> PackedQ4_K.matMat(w.packed, w.cols, n, p, s8, dx, out, w.rows, r0, r1);
+                    case Q5_K -> PackedQ5_K.matMat(w.packed, w.cols, n, p, s8, dx, out, w.rows, r0, r1);
                     case Q6_K -> PackedQ6_K.matMat(w.packed, w.cols, n, p, dx, out, w.rows, r0, r1);
                     default -> throw new AssertionError("no packed kernel for " + w.type);
                 }

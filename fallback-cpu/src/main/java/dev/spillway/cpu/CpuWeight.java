@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * A weight tensor: a zero-copy view of its bytes (usually a slice of the mapped GGUF file), or, for
- * Q4_0, Q4_1, Q8_0, Q4_K and Q6_K tensors the backend repacks, its own copy in {@link RowGroups}' layout, held by this
+ * Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K tensors the backend repacks, its own copy in {@link RowGroups}' layout, held by this
  * weight's arena and freed when the weight is closed.
  */
 final class CpuWeight extends CpuHandle implements Weight {

@@ -102,13 +102,13 @@ final class KernelData {
             }
         }
 
-        /** Replaces every copy (or block) with its {@link RowGroups} form; Q4_0, Q4_1, Q8_0, Q4_K and Q6_K only. */
+        /** Replaces every copy (or block) with its {@link RowGroups} form; the types {@link RowGroups#packable} takes. */
         void pack() {
             if (!RowGroups.packable(type, passRows, cols)) {
-                throw new IllegalStateException("only Q4_0, Q4_1, Q8_0, Q4_K and Q6_K blocks of whole row groups pack, not " + describe());
+                throw new IllegalStateException("no row-group packing for " + describe());
             }
             for (int c = 0; c < copies.length; c++) {
-                MemorySegment packed = arena.allocate(copies[c].byteSize(), 64);
+                MemorySegment packed = arena.allocate(RowGroups.bytes(type, passRows, cols), 64);   // K-quants: a little more than the file
                 RowGroups.pack(type, copies[c], 0, cols, packed, 0, passRows / RowGroups.G);
                 copies[c] = packed;
             }

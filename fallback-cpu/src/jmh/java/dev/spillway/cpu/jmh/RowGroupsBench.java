@@ -3,6 +3,8 @@ package dev.spillway.cpu.jmh;
 import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.PackedQ4_0;
 import dev.spillway.cpu.kernel.PackedQ4_1;
+import dev.spillway.cpu.kernel.PackedQ4_K;
+import dev.spillway.cpu.kernel.PackedQ5_K;
 import dev.spillway.cpu.kernel.PackedQ8_0;
 import dev.spillway.cpu.kernel.RowGroups;
 import dev.spillway.engine.tensor.GgmlType;
@@ -13,7 +15,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Setup;
 
 /**
- * The packed kernels ({@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0} over {@link RowGroups}) beside the
+ * The packed kernels ({@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}, {@link PackedQ4_K}, {@link PackedQ5_K} over {@link RowGroups}) beside the
  * file-layout ones, same parameters and data: run with {@code MatVecBench}, {@code MatVecQ8Bench}
  * and {@code MatMatBench} at the same {@code type} for the comparison.
  * {@code matVec} is the kernel alone on an activation row prepared at setup, {@code quantizeMatVec}
@@ -21,7 +23,7 @@ import org.openjdk.jmh.annotations.Setup;
  * the same block {@code rows/block} times, so its flops per op are those of the whole matrix).
  */
 public class RowGroupsBench extends MatVecBase {
-    @Param({"Q4_0", "Q4_1", "Q8_0"})
+    @Param({"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K"})
     public GgmlType type;
 
     /** Tokens of {@code matMat}. */
@@ -68,6 +70,8 @@ public class RowGroupsBench extends MatVecBase {
             switch (type) {
                 case Q4_0 -> PackedQ4_0.matVec(m, w.cols, pairs, sums8, dx, 0, out, 0, 0, w.passRows);
                 case Q4_1 -> PackedQ4_1.matVec(m, w.cols, pairs, sums8, dx, 0, out, 0, 0, w.passRows);
+                case Q4_K -> PackedQ4_K.matVec(m, w.cols, pairs, sums8, dx, 0, out, 0, 0, w.passRows);
+                case Q5_K -> PackedQ5_K.matVec(m, w.cols, pairs, sums8, dx, 0, out, 0, 0, w.passRows);
                 default -> PackedQ8_0.matVec(m, w.cols, pairs, dx, 0, out, 0, 0, w.passRows);
             }
         }
@@ -88,6 +92,8 @@ public class RowGroupsBench extends MatVecBase {
             switch (type) {
                 case Q4_0 -> PackedQ4_0.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
                 case Q4_1 -> PackedQ4_1.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
+                case Q4_K -> PackedQ4_K.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
+                case Q5_K -> PackedQ5_K.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
                 default -> PackedQ8_0.matMat(m, w.cols, n, batchPairs, batchScales, batchOut, w.passRows, 0, w.passRows);
             }
         }

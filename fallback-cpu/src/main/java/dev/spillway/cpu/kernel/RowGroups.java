@@ -10,9 +10,9 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Q4_0, Q4_1, Q8_0, Q4_K and Q6_K weights repacked at load time into row groups, the layout of the
- * integer kernels {@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}, {@link PackedQ4_K} and {@link PackedQ6_K}
- * (the K-quants' layouts: {@link #packQ4K}, {@link #packQ6K}).
+ * Q4_0, Q4_1, Q8_0, Q4_K, Q5_K and Q6_K weights repacked at load time into row groups, the layout of the
+ * integer kernels {@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}, {@link PackedQ4_K}, {@link PackedQ5_K} and {@link PackedQ6_K}
+ * (the K-quants' layouts: {@link #packQ4K}, {@link #packQ5K}, {@link #packQ6K}).
  *
  * <p>In the GGUF layout a row's blocks follow each other, so a kernel works along a row and must sum
  * each block's 32 products across the lanes of a vector before it can apply the block's scale (the
@@ -48,11 +48,11 @@ public final class RowGroups {
     static final VectorSpecies<Byte> BW = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(Simd.F.vectorBitSize() / 2));
     private static final ValueLayout.OfShort SHORT = Simd.LE_SHORT;
 
-    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0, Q4_1, Q8_0, Q4_K or Q6_K with whole groups of rows. */
+    /** Whether a (rows, cols) tensor of {@code type} can be packed: Q4_0, Q4_1, Q8_0, Q4_K, Q5_K or Q6_K with whole groups of rows. */
     public static boolean packable(GgmlType type, long rows, long cols) {
         boolean blocks = switch (type) {
             case Q4_0, Q4_1, Q8_0 -> cols % Quants.QK == 0;
-            case Q4_K, Q6_K -> cols % Quants.QK_K == 0;
+            case Q4_K, Q5_K, Q6_K -> cols % Quants.QK_K == 0;
             default -> false;
         };
         return blocks && rows > 0 && rows % G == 0 && cols > 0;
@@ -60,12 +60,13 @@ public final class RowGroups {
 
     /**
      * Bytes of the packed tensor: the file's bytes, rearranged (Q4_K: 148 per super-block instead of
-     * 144, its 6-bit scales and mins stored a byte each; Q6_K: 274 instead of 210, its 6-bit quants
-     * stored a byte each).
+     * 144, its 6-bit scales and mins stored a byte each; Q5_K: 180 instead of 176, likewise; Q6_K:
+     * 274 instead of 210, its 6-bit quants stored a byte each).
      */
     public static long bytes(GgmlType type, long rows, long cols) {
         return switch (type) {
             case Q4_K -> rows * (cols / Quants.QK_K) * Q4K_GROUP_BYTES;
+            case Q5_K -> rows * (cols / Quants.QK_K) * Q5K_GROUP_BYTES;
             case Q6_K -> rows * (cols / Quants.QK_K) * Q6K_GROUP_BYTES;
             default -> rows * type.bytesFor(cols);
         };
@@ -77,14 +78,21 @@ public final class RowGroups {
     /** Bytes per row of a Q4_K super-block in row groups: d, dmin, 8 scales, 8 mins, 128 of nibbles. */
     static final int Q4K_GROUP_BYTES = 148;
 
+    /** Bytes per row of a Q5_K super-block in row groups: Q4_K's, and 32 of fifth bits. */
+    static final int Q5K_GROUP_BYTES = 180;
+
     /**
-     * Packs row groups {@code [g0, g1)} of a Q4_0, Q4_1, Q8_0, Q4_K or Q6_K tensor ({@code cols} per row) into
+     * Packs row groups {@code [g0, g1)} of a Q4_0, Q4_1, Q8_0, Q4_K, Q5_K or Q6_K tensor ({@code cols} per row) into
      * {@code dst}, which holds the whole packed tensor; {@code src} holds the tensor's rows in the
      * file's layout from group {@code srcFirstGroup} on (0 for the whole tensor).
      */
     public static void pack(GgmlType type, MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
         if (type == GgmlType.Q4_K) {
             packQ4K(src, srcFirstGroup, cols, dst, g0, g1);
+            return;
+        }
+        if (type == GgmlType.Q5_K) {
+            packQ5K(src, srcFirstGroup, cols, dst, g0, g1);
             return;
         }
         if (type == GgmlType.Q6_K) {
@@ -131,17 +139,53 @@ public final class RowGroups {
                 long s = ((long) (g - srcFirstGroup) * G + r) * rowBytes;
                 long o = (long) g * blocks * G * Q4K_GROUP_BYTES;
                 for (int b = 0; b < blocks; b++, s += 144, o += (long) G * Q4K_GROUP_BYTES) {
-                    dst.set(SHORT, o + 2L * r, src.get(SHORT, s));
-                    dst.set(SHORT, o + 2L * G + 2L * r, src.get(SHORT, s + 2));
-                    long lo = src.get(Simd.LE_LONG, s + Quants.K_SCALES);
-                    int hi = src.get(Simd.LE_INT, s + Quants.K_SCALES + 8);
-                    long scales = Simd.k4Scales(lo, hi), mins = Simd.k4Mins(lo, hi);
-                    for (int sb = 0; sb < 8; sb++) {
-                        dst.set(ValueLayout.JAVA_BYTE, o + 4L * G + (long) G * sb + r, (byte) Simd.k4Byte(scales, sb));
-                        dst.set(ValueLayout.JAVA_BYTE, o + 12L * G + (long) G * sb + r, (byte) Simd.k4Byte(mins, sb));
-                    }
+                    packK4Header(src, s, dst, o, r);
                     for (int chunk = 0; chunk < 64; chunk++) {   // chunk = 16 j + c; qs_r[32j + 2c] = qs_r[2 chunk]
                         dst.set(SHORT, o + 20L * G + 2L * G * chunk + 2L * r, src.get(SHORT, s + Quants.Q4K_QS + 2L * chunk));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Row r's d, dmin and 6-bit scales and mins (a Q4_K or Q5_K super-block at src[s..]) into the group block at dst[o..]. */
+    private static void packK4Header(MemorySegment src, long s, MemorySegment dst, long o, int r) {
+        dst.set(SHORT, o + 2L * r, src.get(SHORT, s));
+        dst.set(SHORT, o + 2L * G + 2L * r, src.get(SHORT, s + 2));
+        long lo = src.get(Simd.LE_LONG, s + Quants.K_SCALES);
+        int hi = src.get(Simd.LE_INT, s + Quants.K_SCALES + 8);
+        long scales = Simd.k4Scales(lo, hi), mins = Simd.k4Mins(lo, hi);
+        for (int sb = 0; sb < 8; sb++) {
+            dst.set(ValueLayout.JAVA_BYTE, o + 4L * G + (long) G * sb + r, (byte) Simd.k4Byte(scales, sb));
+            dst.set(ValueLayout.JAVA_BYTE, o + 12L * G + (long) G * sb + r, (byte) Simd.k4Byte(mins, sb));
+        }
+    }
+
+    /**
+     * Q5_K (block_q5_K: ggml_half d; ggml_half dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]) in row
+     * groups, per group and super-block (180 G bytes): Q4_K's layout with a plane of the fifth bits,
+     * inverted (so that {@link PackedQ5_K} forms {@code q - 16} with one subtraction), before the nibbles:
+     * <pre>
+     *   [0, 20G)             as Q4_K: d[G], dmin[G], the 6-bit scales and mins a byte each
+     *   [20G + 2G c, ...)    chunk c = 0..15: byte 2r + p = ~qh_r[2c + p]; its bit s (sub-block s) belongs
+     *                        to element 32s + 2c + p (qh_r[l] bit s is element 32s + l's fifth bit)
+     *   [52G + 2G (16j + c)) nibble chunk (j, c) as Q4_K's (from qs_r[32j + 2c + p])
+     * </pre>
+     */
+    private static void packQ5K(MemorySegment src, int srcFirstGroup, int cols, MemorySegment dst, int g0, int g1) {
+        int blocks = cols / Quants.QK_K;
+        long rowBytes = (long) blocks * 176;
+        for (int g = g0; g < g1; g++) {
+            for (int r = 0; r < G; r++) {
+                long s = ((long) (g - srcFirstGroup) * G + r) * rowBytes;
+                long o = (long) g * blocks * G * Q5K_GROUP_BYTES;
+                for (int b = 0; b < blocks; b++, s += 176, o += (long) G * Q5K_GROUP_BYTES) {
+                    packK4Header(src, s, dst, o, r);
+                    for (int c = 0; c < 16; c++) {   // qh_r[2c], qh_r[2c + 1], inverted
+                        dst.set(SHORT, o + 20L * G + 2L * G * c + 2L * r, (short) ~src.get(SHORT, s + Quants.Q5K_QH + 2L * c));
+                    }
+                    for (int chunk = 0; chunk < 64; chunk++) {   // chunk = 16 j + c; qs_r[32j + 2c] = qs_r[2 chunk]
+                        dst.set(SHORT, o + 52L * G + 2L * G * chunk + 2L * r, src.get(SHORT, s + Quants.Q5K_QS + 2L * chunk));
                     }
                 }
             }

@@ -17,7 +17,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Row groups ({@link RowGroups}) for Q4_0, Q4_1, Q8_0 and the K-quants Q4_K and Q6_K: the packing loses nothing, and the integer kernels
+ * Row groups ({@link RowGroups}) for Q4_0, Q4_1, Q8_0 and the K-quants Q4_K, Q5_K and Q6_K: the packing loses nothing, and the integer kernels
  * ({@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}) are checked as {@link MatVecQ8Test} checks the unpacked
  * Q8_0 one, against two independent oracles:
  * <ol>
@@ -198,24 +198,26 @@ class RowGroupsTest {
     }
 
     /**
-     * Q4_K in row groups: the layout decodes to the file's values bit for bit (d, dmin, the 6-bit
-     * scales and mins, the nibbles), and the integer kernel is exact given the quantized activations
+     * Q4_K and Q5_K in row groups: the layout decodes to the file's values bit for bit (d, dmin, the
+     * 6-bit scales and mins, Q5_K's inverted fifth bits, the nibbles), and the integer kernel is exact given the quantized activations
      * and within the derived bound of the float reference; a batch gives each token's bits.
      */
-    @ParameterizedTest(name = "groups={0} cols={1} scale={2}")
-    @CsvSource({"1, 256, 1", "2, 512, 1", "1, 2048, 1", "1, 256, 1e-3", "1, 256, 300", "1, 5632, 1"})
-    void q4kRowGroupsDecodeToTheFileAndTheKernelIsExact(int groups, int cols, float scale) {
+    @ParameterizedTest(name = "{0} groups={1} cols={2} scale={3}")
+    @CsvSource({"Q4_K, 1, 256, 1", "Q4_K, 2, 512, 1", "Q4_K, 1, 2048, 1", "Q4_K, 1, 256, 1e-3", "Q4_K, 1, 256, 300", "Q4_K, 1, 5632, 1",
+        "Q5_K, 1, 256, 1", "Q5_K, 2, 512, 1", "Q5_K, 1, 2048, 1", "Q5_K, 1, 256, 1e-3", "Q5_K, 1, 256, 300", "Q5_K, 1, 5632, 1"})
+    void kQuantRowGroupsDecodeToTheFileAndTheKernelIsExact(GgmlType type, int groups, int cols, float scale) {
         int rows = groups * G, superBlocks = cols / 256;
         Random rnd = new Random(rows * 17L + cols);
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment w = TestData.unalignedNative(arena, GgmlType.Q4_K, TestData.gaussian(rnd, rows * cols, 1f));
-            MemorySegment packed = arena.allocate(RowGroups.bytes(GgmlType.Q4_K, rows, cols), 64);
-            assertEquals(148L * rows * superBlocks, packed.byteSize());
-            RowGroups.pack(GgmlType.Q4_K, w, 0, cols, packed, 0, groups);
+            MemorySegment w = TestData.unalignedNative(arena, type, TestData.gaussian(rnd, rows * cols, 1f));
+            MemorySegment packed = arena.allocate(RowGroups.bytes(type, rows, cols), 64);
+            boolean five = type == GgmlType.Q5_K;
+            long groupBlock = (five ? 180L : 148L) * G;   // RowGroups.packQ4K, packQ5K
+            assertEquals(groupBlock / G * rows * superBlocks, packed.byteSize());
+            RowGroups.pack(type, w, 0, cols, packed, 0, groups);
             float[] decoded = new float[rows * cols];
-            Quants.dequantize(GgmlType.Q4_K, w, 0, decoded, 0, decoded.length);
-            // decode the packed layout as documented in RowGroups.packQ4K
-            long groupBlock = 148L * G;
+            Quants.dequantize(type, w, 0, decoded, 0, decoded.length);
+            // decode the packed layout as documented in RowGroups.packQ4K and packQ5K
             float[] fromPacked = new float[rows * cols];
             for (int r = 0; r < rows; r++) {
                 for (int b = 0; b < superBlocks; b++) {
@@ -227,8 +229,7 @@ class RowGroupsTest {
                         int sb = e / 32, j = e / 64, c = (e % 32) / 2, p = e % 2;
                         int sc = packed.get(ValueLayout.JAVA_BYTE, o + 4L * G + (long) G * sb + lane);
                         int m = packed.get(ValueLayout.JAVA_BYTE, o + 12L * G + (long) G * sb + lane);
-                        int q = packed.get(ValueLayout.JAVA_BYTE, o + 20L * G + 2L * G * (16 * j + c) + 2L * lane + p) & 0xFF;
-                        q = sb % 2 == 0 ? q & 0xF : q >>> 4;
+                        int q = quant(packed, five, o, sb, j, c, lane, p);
                         fromPacked[r * cols + 256 * b + e] = d * sc * q - dmin * m;
                     }
                 }
@@ -249,7 +250,11 @@ class RowGroupsTest {
             }
             MatVecQ8.quantize(x, 0, cols, qx, d1);   // token 0 again, for the oracle
             float[] out = new float[rows + G];
-            PackedQ4_K.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
+            if (five) {
+                PackedQ5_K.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
+            } else {
+                PackedQ4_K.matVec(packed, cols, pairs, sums8, dx, 0, out, G, 0, rows);
+            }
             for (int r = 0; r < rows; r++) {
                 double exact = 0;
                 double magnitude = 0;
@@ -268,15 +273,17 @@ class RowGroupsTest {
                         for (int l = 0; l < 32; l++) {
                             int e = 256 * b + 32 * sb + l;
                             int j = (32 * sb + l) / 64, c = l / 2;
-                            int q = packed.get(ValueLayout.JAVA_BYTE, o + 20L * G + 2L * G * (16 * j + c) + 2L * lane + l % 2) & 0xFF;
-                            q = sb % 2 == 0 ? q & 0xF : q >>> 4;
+                            int q = quant(packed, five, o, sb, j, c, lane, l % 2) - (five ? 16 : 0);   // Q5_K's kernel takes q - 16
                             dot += (long) q * qx[e];
                             dotAbs += Math.abs((long) q * qx[e]);
                             sumX += qx[e];
                         }
                         double scaleTerm = (float) ((float) (d * sc) * dx[k]);
-                        double minTerm = (double) (float) (dmin * m) * (float) (dx[k] * sumX);
-                        exact += scaleTerm * dot - minTerm;
+                        // with the kernel's float roundings: - dmin m d_x sum(q_x), or for Q5_K + (16 d sc - dmin m) d_x sum(q_x)
+                        double minTerm = five
+                                ? (double) (float) ((float) (d * sc) * 16f - (float) (dmin * m)) * (float) (dx[k] * sumX)
+                                : -(double) (float) (dmin * m) * (float) (dx[k] * sumX);
+                        exact += scaleTerm * dot + minTerm;
                         magnitude += Math.abs(scaleTerm) * dotAbs + Math.abs(minTerm);
                     }
                 }
@@ -305,12 +312,33 @@ class RowGroupsTest {
                 RowGroups.pairs(qx, cols, batchPairs, batchSums, t);
             }
             for (int t = 0; t < n; t++) {
-                PackedQ4_K.matVec(packed, cols, batchPairs, batchSums, batchDx, t, expected, t * rows, 0, rows);
+                if (five) {
+                    PackedQ5_K.matVec(packed, cols, batchPairs, batchSums, batchDx, t, expected, t * rows, 0, rows);
+                } else {
+                    PackedQ4_K.matVec(packed, cols, batchPairs, batchSums, batchDx, t, expected, t * rows, 0, rows);
+                }
             }
             float[] batch = new float[n * rows];
-            PackedQ4_K.matMat(packed, cols, n, batchPairs, batchSums, batchDx, batch, rows, 0, rows);
+            if (five) {
+                PackedQ5_K.matMat(packed, cols, n, batchPairs, batchSums, batchDx, batch, rows, 0, rows);
+            } else {
+                PackedQ4_K.matMat(packed, cols, n, batchPairs, batchSums, batchDx, batch, rows, 0, rows);
+            }
             assertArrayEquals(expected, batch);
         }
+    }
+
+    /**
+     * Element (sub-block sb, chunk (j, c), lane pair p) of row lane in a Q4_K or Q5_K group block at o:
+     * its nibble, and for Q5_K the fifth bit (stored inverted) above it.
+     */
+    private static int quant(MemorySegment packed, boolean five, long o, int sb, int j, int c, int lane, int p) {
+        int q = packed.get(ValueLayout.JAVA_BYTE, o + (five ? 52L : 20L) * G + 2L * G * (16 * j + c) + 2L * lane + p) & 0xFF;
+        q = sb % 2 == 0 ? q & 0xF : q >>> 4;
+        if (five) {
+            q |= (~packed.get(ValueLayout.JAVA_BYTE, o + 20L * G + 2L * G * c + 2L * lane + p) >>> sb & 1) << 4;
+        }
+        return q;
     }
 
     /**
@@ -453,20 +481,20 @@ class RowGroupsTest {
     }
 
     @Test
-    void onlyQ4_0Q4_1Q8_0Q4_KAndQ6_KWithWholeRowGroupsArePacked() {
+    void onlyQ4_0Q4_1Q8_0Q4_KQ5_KAndQ6_KWithWholeRowGroupsArePacked() {
         for (GgmlType t : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q8_0}) {
             assertTrue(RowGroups.packable(t, G, 32));
             assertTrue(RowGroups.packable(t, 4L * G, 2048));
             assertFalse(RowGroups.packable(t, G + 1, 32));
             assertFalse(RowGroups.packable(t, G, 48));
         }
-        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q6_K}) {
+        for (GgmlType t : new GgmlType[] {GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K}) {
             assertTrue(RowGroups.packable(t, G, 256));
             assertFalse(RowGroups.packable(t, G, 288));
             assertFalse(RowGroups.packable(t, G + 1, 256));
         }
         for (GgmlType t : GgmlType.computableTypes()) {
-            if (t != GgmlType.Q4_0 && t != GgmlType.Q4_1 && t != GgmlType.Q8_0 && t != GgmlType.Q4_K && t != GgmlType.Q6_K) {
+            if (t != GgmlType.Q4_0 && t != GgmlType.Q4_1 && t != GgmlType.Q8_0 && t != GgmlType.Q4_K && t != GgmlType.Q5_K && t != GgmlType.Q6_K) {
                 assertFalse(RowGroups.packable(t, G, 256), t.toString());
             }
         }
