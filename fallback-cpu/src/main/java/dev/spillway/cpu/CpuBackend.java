@@ -54,7 +54,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
      *                activations, scratch, packed weights); other weights are views of the file and
      *                cost nothing here
      * @param exact   keep every matrix product in floating point on the activations as they are;
-     *                otherwise products with Q8_0 weights, and Q4_0 and the K-quants' when packed, round the activations to
+     *                otherwise products with Q8_0 weights, and Q4_0, Q4_1 and the K-quants' when packed, round the activations to
      *                8-bit blocks, as llama.cpp does: one token takes the integer path
      *                ({@link MatVecQ8}, {@link PackedQ4_0}, {@link PackedQ4_1}, {@link PackedQ8_0}, {@link PackedQ4_K}, {@link PackedQ5_K}, {@link PackedQ6_K}); a batch runs the
      *                packed kernels on the same rounded activations, or multiplies them in floats
@@ -129,8 +129,9 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
 
             @Override
             public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow) {
-                // Per thread: a decoded weight tile (TILE_ROWS x the widest row), attention scores (group x
-                // context; 8 query heads per KV head covers common models; grown geometrically), the RoPE table.
+                // Per thread: a decoded weight tile (TILE_ROWS x the widest row) and the mat-mat's accumulators,
+                // attention scores (group x context; 8 query heads per KV head covers common models; grown
+                // geometrically), the RoPE table.
                 long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
                 // Shared: the float mat-mat's transposed batch (tokens padded to whole vectors).
                 long transposed = 4L * MatMat.transposedFloats(maxTokens, widestRow);

@@ -27,7 +27,8 @@ import jdk.incubator.vector.FloatVector;
  *
  * <p>Every (row, token) result is one FMA chain over the columns in order,
  * {@code acc = fma(W[r][c], x[t][c], acc)} from {@code acc = 0}, whichever micro-kernel, tile,
- * thread or batch size computes it: results depend on nothing but the row and the token.
+ * thread or batch size (of two or more) computes it: results depend on nothing but the row and the
+ * token. (One token alone goes through {@link MatVec} in the backend, whose lanes sum in another order.)
  */
 public final class MatMat {
     private MatMat() {
@@ -71,7 +72,8 @@ public final class MatMat {
      * panels of {@link #PANEL_VECTORS} token vectors (the last panel may hold fewer), each panel
      * {@code (cols, its tokens)} so that a kernel streams it in order; tokens past n are zero:
      * <pre>
-     *   panel p (tokens 3Lp ..), at 3L cols p:   xt[3L cols p + c (vectors_p L) + i] = x[3Lp + i][c]
+     *   P = PANEL_VECTORS L tokens per panel (3L with AVX-512, L otherwise); panel p holds tokens Pp ..:
+     *   xt[P cols p + c (vectors_p L) + i] = x[Pp + i][c]
      * </pre>
      */
     public static void transpose(float[] x, int n, int cols, float[] xt) {

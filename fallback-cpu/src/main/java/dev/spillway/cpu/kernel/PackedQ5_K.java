@@ -138,7 +138,10 @@ public final class PackedQ5_K {
         }
     }
 
-    /** Tokens {@code t .. t+3} of {@link #matMat}: 4 short and 4 float accumulators, each chunk unpacked once. */
+    /**
+     * Tokens {@code t .. t+3} of {@link #matMat}: 4 short and 4 float accumulators; a nibble chunk is unpacked
+     * once per sub-block it feeds (twice) and a chunk of fifth bits once per sub-block (8 times, from L1).
+     */
     private static void matMat4(MemorySegment w, int cols, int t, int[] pairs, int[] sums8, float[] dx, float[] out, int rows,
                                 int r0, int r1) {
         int superBlocks = cols / Quants.QK_K, half = cols / 2, blocks = cols / Quants.QK;
