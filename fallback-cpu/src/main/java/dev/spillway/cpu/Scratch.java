@@ -45,12 +45,12 @@ final class Scratch {
             throw new BackendMemoryException("cpu", 4L * floats, allocated.get(), "cpu scratch",
                     "cpu backend: a mat-mat batch of " + floats + " floats exceeds a Java array; use a smaller batch", null);
         }
-        shared = grow(shared.length == 0 ? null : shared, (int) floats, false);   // exact: its size is estimated as is
+        shared = grow(shared, (int) floats, false);   // exact: its size is estimated as is
         return shared;
     }
 
     /**
-     * A new buffer of at least {@code floats} replacing {@code b} (null: none), the difference counted;
+     * A new buffer of at least {@code floats} replacing {@code b} (null or empty: none), the difference counted;
      * {@code geometric}: at least twice the old size (attention asks for one more score per generated
      * token, and an exact fit would reallocate on every token).
      */

@@ -85,7 +85,7 @@ public final class Dequant {
     private static void decodeF16(MemorySegment src, long off, float[] dst, int dOff, int n) {
         int i = 0;
         for (; i + L <= n; i += L) {
-            // Simd.halfToFloat written out: called, C2 at times left it out of line (a cold call site
+            // the half-to-float conversion (Simd) written out: called, C2 at times left it out of line (a cold call site
             // when it compiled) and boxed every vector, an F16 prompt then ran 8 times slower.
             IntVector h = (IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, src, off + 2L * i, LE).reinterpretAsShorts()
                     .convertShape(S2I, Simd.I, 0);

@@ -170,7 +170,14 @@ public final class MatMat {
     private static void kernel8x3(float[] w, int wo, int k, int c0, int c1, float[] xt, int xo0, int stride, float[] acc,
                                   int at) {
         int w1 = wo + k, w2 = wo + 2 * k, w3 = wo + 3 * k, w4 = wo + 4 * k, w5 = wo + 5 * k, w6 = wo + 6 * k, w7 = wo + 7 * k;
-        FloatVector a00 = FloatVector.fromArray(F, acc, at + 0 * L), a01 = FloatVector.fromArray(F, acc, at + 1 * L), a02 = FloatVector.fromArray(F, acc, at + 2 * L), a10 = FloatVector.fromArray(F, acc, at + 3 * L), a11 = FloatVector.fromArray(F, acc, at + 4 * L), a12 = FloatVector.fromArray(F, acc, at + 5 * L), a20 = FloatVector.fromArray(F, acc, at + 6 * L), a21 = FloatVector.fromArray(F, acc, at + 7 * L), a22 = FloatVector.fromArray(F, acc, at + 8 * L), a30 = FloatVector.fromArray(F, acc, at + 9 * L), a31 = FloatVector.fromArray(F, acc, at + 10 * L), a32 = FloatVector.fromArray(F, acc, at + 11 * L), a40 = FloatVector.fromArray(F, acc, at + 12 * L), a41 = FloatVector.fromArray(F, acc, at + 13 * L), a42 = FloatVector.fromArray(F, acc, at + 14 * L), a50 = FloatVector.fromArray(F, acc, at + 15 * L), a51 = FloatVector.fromArray(F, acc, at + 16 * L), a52 = FloatVector.fromArray(F, acc, at + 17 * L), a60 = FloatVector.fromArray(F, acc, at + 18 * L), a61 = FloatVector.fromArray(F, acc, at + 19 * L), a62 = FloatVector.fromArray(F, acc, at + 20 * L), a70 = FloatVector.fromArray(F, acc, at + 21 * L), a71 = FloatVector.fromArray(F, acc, at + 22 * L), a72 = FloatVector.fromArray(F, acc, at + 23 * L);
+        FloatVector a00 = FloatVector.fromArray(F, acc, at), a01 = FloatVector.fromArray(F, acc, at + 1 * L), a02 = FloatVector.fromArray(F, acc, at + 2 * L);
+        FloatVector a10 = FloatVector.fromArray(F, acc, at + 3 * L), a11 = FloatVector.fromArray(F, acc, at + 4 * L), a12 = FloatVector.fromArray(F, acc, at + 5 * L);
+        FloatVector a20 = FloatVector.fromArray(F, acc, at + 6 * L), a21 = FloatVector.fromArray(F, acc, at + 7 * L), a22 = FloatVector.fromArray(F, acc, at + 8 * L);
+        FloatVector a30 = FloatVector.fromArray(F, acc, at + 9 * L), a31 = FloatVector.fromArray(F, acc, at + 10 * L), a32 = FloatVector.fromArray(F, acc, at + 11 * L);
+        FloatVector a40 = FloatVector.fromArray(F, acc, at + 12 * L), a41 = FloatVector.fromArray(F, acc, at + 13 * L), a42 = FloatVector.fromArray(F, acc, at + 14 * L);
+        FloatVector a50 = FloatVector.fromArray(F, acc, at + 15 * L), a51 = FloatVector.fromArray(F, acc, at + 16 * L), a52 = FloatVector.fromArray(F, acc, at + 17 * L);
+        FloatVector a60 = FloatVector.fromArray(F, acc, at + 18 * L), a61 = FloatVector.fromArray(F, acc, at + 19 * L), a62 = FloatVector.fromArray(F, acc, at + 20 * L);
+        FloatVector a70 = FloatVector.fromArray(F, acc, at + 21 * L), a71 = FloatVector.fromArray(F, acc, at + 22 * L), a72 = FloatVector.fromArray(F, acc, at + 23 * L);
         for (int c = c0, xo = xo0 + c0 * stride; c < c1; c++, xo += stride) {
             FloatVector x0 = FloatVector.fromArray(F, xt, xo);
             FloatVector x1 = FloatVector.fromArray(F, xt, xo + L);
@@ -208,7 +215,7 @@ public final class MatMat {
             a71 = b.fma(x1, a71);
             a72 = b.fma(x2, a72);
         }
-        a00.intoArray(acc, at + 0 * L);
+        a00.intoArray(acc, at);
         a01.intoArray(acc, at + 1 * L);
         a02.intoArray(acc, at + 2 * L);
         a10.intoArray(acc, at + 3 * L);
@@ -238,7 +245,14 @@ public final class MatMat {
     private static void kernel8x2(float[] w, int wo, int k, int c0, int c1, float[] xt, int xo0, int stride, float[] acc,
                                   int at) {
         int w1 = wo + k, w2 = wo + 2 * k, w3 = wo + 3 * k, w4 = wo + 4 * k, w5 = wo + 5 * k, w6 = wo + 6 * k, w7 = wo + 7 * k;
-        FloatVector a00 = FloatVector.fromArray(F, acc, at + 0 * L), a01 = FloatVector.fromArray(F, acc, at + 1 * L), a10 = FloatVector.fromArray(F, acc, at + 3 * L), a11 = FloatVector.fromArray(F, acc, at + 4 * L), a20 = FloatVector.fromArray(F, acc, at + 6 * L), a21 = FloatVector.fromArray(F, acc, at + 7 * L), a30 = FloatVector.fromArray(F, acc, at + 9 * L), a31 = FloatVector.fromArray(F, acc, at + 10 * L), a40 = FloatVector.fromArray(F, acc, at + 12 * L), a41 = FloatVector.fromArray(F, acc, at + 13 * L), a50 = FloatVector.fromArray(F, acc, at + 15 * L), a51 = FloatVector.fromArray(F, acc, at + 16 * L), a60 = FloatVector.fromArray(F, acc, at + 18 * L), a61 = FloatVector.fromArray(F, acc, at + 19 * L), a70 = FloatVector.fromArray(F, acc, at + 21 * L), a71 = FloatVector.fromArray(F, acc, at + 22 * L);
+        FloatVector a00 = FloatVector.fromArray(F, acc, at), a01 = FloatVector.fromArray(F, acc, at + 1 * L);
+        FloatVector a10 = FloatVector.fromArray(F, acc, at + 3 * L), a11 = FloatVector.fromArray(F, acc, at + 4 * L);
+        FloatVector a20 = FloatVector.fromArray(F, acc, at + 6 * L), a21 = FloatVector.fromArray(F, acc, at + 7 * L);
+        FloatVector a30 = FloatVector.fromArray(F, acc, at + 9 * L), a31 = FloatVector.fromArray(F, acc, at + 10 * L);
+        FloatVector a40 = FloatVector.fromArray(F, acc, at + 12 * L), a41 = FloatVector.fromArray(F, acc, at + 13 * L);
+        FloatVector a50 = FloatVector.fromArray(F, acc, at + 15 * L), a51 = FloatVector.fromArray(F, acc, at + 16 * L);
+        FloatVector a60 = FloatVector.fromArray(F, acc, at + 18 * L), a61 = FloatVector.fromArray(F, acc, at + 19 * L);
+        FloatVector a70 = FloatVector.fromArray(F, acc, at + 21 * L), a71 = FloatVector.fromArray(F, acc, at + 22 * L);
         for (int c = c0, xo = xo0 + c0 * stride; c < c1; c++, xo += stride) {
             FloatVector x0 = FloatVector.fromArray(F, xt, xo);
             FloatVector x1 = FloatVector.fromArray(F, xt, xo + L);
@@ -267,7 +281,7 @@ public final class MatMat {
             a70 = b.fma(x0, a70);
             a71 = b.fma(x1, a71);
         }
-        a00.intoArray(acc, at + 0 * L);
+        a00.intoArray(acc, at);
         a01.intoArray(acc, at + 1 * L);
         a10.intoArray(acc, at + 3 * L);
         a11.intoArray(acc, at + 4 * L);
@@ -289,7 +303,14 @@ public final class MatMat {
     private static void kernel8x1(float[] w, int wo, int k, int c0, int c1, float[] xt, int xo0, int stride, float[] acc,
                                   int at) {
         int w1 = wo + k, w2 = wo + 2 * k, w3 = wo + 3 * k, w4 = wo + 4 * k, w5 = wo + 5 * k, w6 = wo + 6 * k, w7 = wo + 7 * k;
-        FloatVector a00 = FloatVector.fromArray(F, acc, at + 0 * L), a10 = FloatVector.fromArray(F, acc, at + 3 * L), a20 = FloatVector.fromArray(F, acc, at + 6 * L), a30 = FloatVector.fromArray(F, acc, at + 9 * L), a40 = FloatVector.fromArray(F, acc, at + 12 * L), a50 = FloatVector.fromArray(F, acc, at + 15 * L), a60 = FloatVector.fromArray(F, acc, at + 18 * L), a70 = FloatVector.fromArray(F, acc, at + 21 * L);
+        FloatVector a00 = FloatVector.fromArray(F, acc, at);
+        FloatVector a10 = FloatVector.fromArray(F, acc, at + 3 * L);
+        FloatVector a20 = FloatVector.fromArray(F, acc, at + 6 * L);
+        FloatVector a30 = FloatVector.fromArray(F, acc, at + 9 * L);
+        FloatVector a40 = FloatVector.fromArray(F, acc, at + 12 * L);
+        FloatVector a50 = FloatVector.fromArray(F, acc, at + 15 * L);
+        FloatVector a60 = FloatVector.fromArray(F, acc, at + 18 * L);
+        FloatVector a70 = FloatVector.fromArray(F, acc, at + 21 * L);
         for (int c = c0, xo = xo0 + c0 * stride; c < c1; c++, xo += stride) {
             FloatVector x0 = FloatVector.fromArray(F, xt, xo);
             FloatVector b = FloatVector.broadcast(F, w[wo + c]);
@@ -309,7 +330,7 @@ public final class MatMat {
             b = FloatVector.broadcast(F, w[w7 + c]);
             a70 = b.fma(x0, a70);
         }
-        a00.intoArray(acc, at + 0 * L);
+        a00.intoArray(acc, at);
         a10.intoArray(acc, at + 3 * L);
         a20.intoArray(acc, at + 6 * L);
         a30.intoArray(acc, at + 9 * L);

@@ -96,7 +96,7 @@ public final class MatVec {
             long a = r * rowBytes;
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
             int i = 0;
-            // Simd.halfToFloat written out: called, C2 at times left it out of line (a cold call site
+            // the half-to-float conversion (Simd) written out: called, C2 at times left it out of line (a cold call site
             // when it compiled) and boxed every vector (measured in Dequant: an F16 prompt 8 times slower).
             for (; i < n2; i += 2 * L) {
                 IntVector w0h = (IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * i, LE).reinterpretAsShorts()
@@ -137,7 +137,7 @@ public final class MatVec {
             long a = r * rowBytes;
             FloatVector acc0 = FloatVector.zero(F), acc1 = acc0;
             int i = 0;
-            for (; i < n2; i += 2 * L) {   // Simd.bf16ToFloat written out, as in rowsF16
+            for (; i < n2; i += 2 * L) {   // bfloat16 to float written out, as in rowsF16
                 acc0 = ((FloatVector) ((IntVector) ByteVector.fromMemorySegment(Simd.S_BYTES, w, a + 2L * i, LE).reinterpretAsShorts()
                         .convertShape(S2I, Simd.I, 0)).lanewise(LSHL, 16).reinterpretAsFloats())
                         .fma(FloatVector.fromArray(F, x, xo + i), acc0);

@@ -65,7 +65,7 @@ public final class PackedQ4_0 {
                 }
                 IntVector p = s.reinterpretAsInts();
                 IntVector sum = p.lanewise(LSHL, 16).lanewise(ASHR, 16).add(p.lanewise(ASHR, 16)).sub(sums8[xk + k]);
-                // The G row scales: Simd.halfToFloat written out, because a call returning a vector that
+                // The G row scales: the half-to-float conversion (Simd) written out, because a call returning a vector that
                 // C2 declines to inline (it did, at random, from one run to the next) boxes it.
                 IntVector h = (IntVector) ByteVector.fromMemorySegment(BW, w, a, LE).reinterpretAsShorts()   // G halves
                         .convertShape(S2I, Simd.I, 0);

@@ -54,7 +54,7 @@ public final class PackedQ5_K {
             long a = (long) g * superBlocks * GROUP_BLOCK_BYTES;
             FloatVector acc = FloatVector.zero(Simd.F);
             for (int b = 0; b < superBlocks; b++, a += GROUP_BLOCK_BYTES) {
-                // d and dmin: Simd.halfToFloat written out (a vector returned by a call C2 may not inline is boxed)
+                // d and dmin: the half-to-float conversion (Simd) written out (a vector returned by a call C2 may not inline is boxed)
                 IntVector h = (IntVector) ByteVector.fromMemorySegment(BW, w, a, LE).reinterpretAsShorts().convertShape(S2I, Simd.I, 0);
                 IntVector bits = h.lanewise(LSHL, 13).and(0x8FFF_E000);
                 FloatVector d = bits.reinterpretAsFloats().mul(0x1p112f)

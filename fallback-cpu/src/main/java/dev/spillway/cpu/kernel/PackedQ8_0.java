@@ -63,7 +63,7 @@ public final class PackedQ8_0 {
                     IntVector p = s.reinterpretAsInts();
                     t = t.add(p.lanewise(LSHL, 16).lanewise(ASHR, 16)).add(p.lanewise(ASHR, 16));
                 }
-                // The G row scales: Simd.halfToFloat written out (see PackedQ4_0.matVec).
+                // The G row scales: the half-to-float conversion (Simd) written out (see PackedQ4_0.matVec).
                 IntVector h = (IntVector) ByteVector.fromMemorySegment(BW, w, a, LE).reinterpretAsShorts()   // G halves
                         .convertShape(S2I, Simd.I, 0);
                 IntVector bits = h.lanewise(LSHL, 13).and(0x8FFF_E000);

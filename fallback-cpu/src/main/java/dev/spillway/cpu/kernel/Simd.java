@@ -5,10 +5,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
@@ -107,29 +104,16 @@ public final class Simd {
     /** Swaps lanes 2i and 2i+1 (for interleaved RoPE). */
     static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
 
-    /**
-     * {@code L} IEEE half-precision values (little-endian at {@code seg[off..]}) to floats, exactly.
-     * The sign-extended half shifted left by 13 has sign, exponent and mantissa in float position
-     * (the three copies of the sign between them are masked off); times 2^112 that rebases the
-     * exponent (15 to 127) and turns subnormal halves into normal floats. Infinities and NaNs
-     * (exponent 31) instead get the float's all-ones exponent.
-     *
-     * <p>For tests and cold code: the kernels write these lines out (see fallback-cpu/README.md, a
-     * vector returned by a call C2 does not inline is boxed).
+    /*
+     * Half to float, written out in each kernel that needs it (a vector returned by a call C2 does not
+     * inline is boxed; fallback-cpu/README.md), from L halves loaded as bytes with S_BYTES and
+     * sign-extended to ints h:
+     *   bits = (h << 13) & 0x8FFF_E000    sign, exponent and mantissa in float position (the three
+     *                                     copies of the sign between them masked off)
+     *   f    = float(bits) * 2^112        rebases the exponent (15 to 127), subnormal halves become normal
+     *   f    = float(bits | 0x7F80_0000) where (h & 0x7C00) == 0x7C00 (infinities and NaNs)
+     * bfloat16 to float is float(h << 16).
      */
-    public static FloatVector halfToFloat(MemorySegment seg, long off) {
-        IntVector h = (IntVector) loadShorts(seg, off).convertShape(VectorOperators.S2I, I, 0);
-        IntVector bits = h.lanewise(VectorOperators.LSHL, 13).and(0x8FFF_E000);
-        FloatVector finite = bits.reinterpretAsFloats().mul(0x1p112f);
-        VectorMask<Float> special = h.and(0x7C00).compare(VectorOperators.EQ, 0x7C00).cast(F);
-        return finite.blend(bits.or(0x7F80_0000).reinterpretAsFloats(), special);
-    }
-
-    /** {@code L} bfloat16 values at {@code seg[off..]} to floats (the top 16 bits of an F32); written out in the kernels, as {@link #halfToFloat}. */
-    public static FloatVector bf16ToFloat(MemorySegment seg, long off) {
-        IntVector h = (IntVector) loadShorts(seg, off).convertShape(VectorOperators.S2I, I, 0);
-        return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
 
     /**
      * {@code L} little-endian floats at {@code seg[off..]}. Loaded as bytes and reinterpreted (free,
@@ -141,10 +125,6 @@ public final class Simd {
         return ByteVector.fromMemorySegment(F_BYTES, seg, off, LE).reinterpretAsFloats();
     }
 
-    /** {@code L} little-endian shorts at {@code seg[off..]}, loaded as bytes (see {@link #loadFloats}). */
-    static ShortVector loadShorts(MemorySegment seg, long off) {
-        return ByteVector.fromMemorySegment(S_BYTES, seg, off, LE).reinterpretAsShorts();
-    }
 
     public static float half(MemorySegment seg, long off) {
         return Float.float16ToFloat(seg.get(LE_SHORT, off));
