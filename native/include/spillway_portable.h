@@ -4,7 +4,8 @@
  *
  * It maps: the kernel qualifier (CUDA/HIP kernels get extern "C" so their names are not mangled),
  * address-space qualifiers, work-group / work-item indices, the local-memory barrier, 64-bit and
- * small integer types, float math, and F16 / BF16 loads and the F16 store of the KV cache.
+ * small integer types, float math, F16 / BF16 loads and the F16 store of the KV cache, and the sum
+ * over a team of 32 work-items (warp shuffles on CUDA/HIP, local memory on OpenCL).
  *
  * Rules for code written on top of it (the common subset of both languages):
  *   - no `half` variables (PoCL has no cl_khr_fp16): F16 goes through spw_load_f16 / spw_store_f16
@@ -53,6 +54,25 @@ SPW_FN void spw_store_f16(SPW_GLOBAL spw_u8 *p, float v) {
     vstore_half_rte(v, 0, (SPW_GLOBAL half *)p);
 }
 
+/*
+ * Sum of v over the team of 32 consecutive work-items that holds lid (lid / 32); every item of the
+ * team gets it. OpenCL C 1.2 has no subgroup operations, so it goes through buf (one float per item
+ * of the group), and every item of the group must call it (barriers).
+ */
+SPW_FN float spw_team_sum32(SPW_LOCAL_PTR float *buf, float v, int lid) {
+    buf[lid] = v;
+    SPW_BARRIER();
+    for (int s = 16; s > 0; s >>= 1) {
+        if ((lid & 31) < s) {
+            buf[lid] += buf[lid + s];
+        }
+        SPW_BARRIER();
+    }
+    float r = buf[lid & ~31];
+    SPW_BARRIER();
+    return r;
+}
+
 #elif defined(__CUDACC__) || defined(__HIPCC__)
 /* ---------------------------------------------------------------- CUDA / HIP C++ */
 #if defined(__HIPCC__)
@@ -92,6 +112,24 @@ SPW_FN float spw_load_f16(const spw_u8 *p) {
 
 SPW_FN void spw_store_f16(spw_u8 *p, float v) {
     *(unsigned short *)p = __half_as_ushort(__float2half_rn(v));
+}
+
+/*
+ * Sum of v over the team of 32 consecutive work-items that holds lid, by register shuffles (a butterfly:
+ * every item ends with the sum). A team is a whole warp on CUDA and half a wavefront on AMD (width 32).
+ * buf is unused here; every item of the team must call it.
+ */
+SPW_FN float spw_team_sum32(float *buf, float v, int lid) {
+    (void)buf;
+    (void)lid;
+    for (int o = 16; o > 0; o >>= 1) {
+#if defined(__HIPCC__)
+        v += __shfl_xor(v, o, 32);
+#else
+        v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+#endif
+    }
+    return v;
 }
 
 #else

@@ -43,7 +43,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measures prompt processing (pp) and generation (tg) in tokens/s, with memory per case.",
                 "Comma lists sweep, as in llama-bench: every combination of MODEL, -ctk, -ctv, -t and -ngl is a case; each case runs every -p and -n test.",
-                "Without MODEL files, uses synthetic TinyLlama-1.1B-shaped models (random weights) of each --types entry."})
+                "Without MODEL files, uses synthetic models (random weights) of each --types entry, TinyLlama-1.1B-shaped or "
+                        + "Llama-2-7B-shaped (--synthetic)."})
 final class BenchCommand implements Callable<Integer> {
     /** How often the memory readings are taken while a case runs. */
     static final Duration SAMPLE_INTERVAL = Duration.ofMillis(100);
@@ -60,6 +61,35 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--types", split = ",", paramLabel = "TYPE",
             description = "Weight types of the synthetic models: f32, f16, bf16, q8_0, q4_0, q4_1, q4_k, q5_k, q6_k. Default: f16,q8_0,q4_0.")
     List<String> types = new ArrayList<>(List.of("f16", "q8_0", "q4_0"));
+
+    /** The shapes of the synthetic models. */
+    enum SyntheticShape {
+        TINYLLAMA("tinyllama"), LLAMA2_7B("llama2-7b");
+
+        final String flag;
+
+        SyntheticShape(String flag) {
+            this.flag = flag;
+        }
+
+        SyntheticLlama.Spec spec(GgmlType type) {
+            return this == TINYLLAMA ? SyntheticLlama.Spec.tinyLlama(type) : SyntheticLlama.Spec.llama2_7b(type);
+        }
+
+        static SyntheticShape parse(String value) {
+            for (SyntheticShape s : values()) {
+                if (s.flag.equalsIgnoreCase(value)) {
+                    return s;
+                }
+            }
+            throw new IllegalArgumentException("unknown synthetic shape '" + value + "': use tinyllama or llama2-7b");
+        }
+    }
+
+    @Option(names = "--synthetic", paramLabel = "SHAPE",
+            description = "Shape of the synthetic models: tinyllama (TinyLlama-1.1B: 22 layers, n_embd 2048) or llama2-7b "
+                    + "(32 layers, n_embd 4096, n_ff 11008; about 3.8 GB in q4_0). Default: ${DEFAULT-VALUE}.")
+    String synthetic = "tinyllama";
 
     @Option(names = {"-p", "--n-prompt"}, split = ",", paramLabel = "N", description = "Prompt tokens per pp test (0: none). Default: 128.")
     List<Integer> promptTokens = new ArrayList<>(List.of(128));
@@ -106,6 +136,7 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Main.configureLogging(false, err);
         BenchOutput.Format format = Errors.fromOptions(spec.commandLine(), () -> BenchOutput.Format.parse(output));
+        SyntheticShape shape = Errors.fromOptions(spec.commandLine(), () -> SyntheticShape.parse(synthetic));
         List<Path> files = new ArrayList<>(models);
         files.addAll(moreModels);
         BenchPlan checked = Errors.fromOptions(spec.commandLine(), () -> BenchPlan.of(files.isEmpty() ? List.of(Path.of("synthetic")) : files,
@@ -114,12 +145,15 @@ final class BenchCommand implements Callable<Integer> {
         caseParams(checked);
         BenchPlan plan = checked;
         if (files.isEmpty()) {
-            List<Path> synthetic = new ArrayList<>();
+            List<GgmlType> weightTypes = new ArrayList<>();
             for (String t : types) {
-                GgmlType type = Errors.fromOptions(spec.commandLine(), () -> parseWeightType(t));
-                synthetic.add(DemoModel.ensure(SyntheticLlama.Spec.tinyLlama(type), err));
+                weightTypes.add(Errors.fromOptions(spec.commandLine(), () -> parseWeightType(t)));
             }
-            plan = BenchPlan.of(synthetic, gpuLayers, keyTypes, valueTypes, threads, promptTokens, genTokens, repetitions);
+            List<Path> syntheticFiles = new ArrayList<>();
+            for (GgmlType type : weightTypes) {
+                syntheticFiles.add(DemoModel.ensure(shape.spec(type), err));
+            }
+            plan = BenchPlan.of(syntheticFiles, gpuLayers, keyTypes, valueTypes, threads, promptTokens, genTokens, repetitions);
         }
         List<ModelParams> params = caseParams(plan);
         Devices devices = Devices.standard();

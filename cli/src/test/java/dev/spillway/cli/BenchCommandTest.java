@@ -108,7 +108,8 @@ class BenchCommandTest {
     @Test
     void badSweepValuesAreOneLineUsageErrors() {
         for (List<String> bad : List.of(List.of("-ngl", "0,foo"), List.of("-p", "0", "-n", "0"), List.of("-o", "xml"),
-                List.of("-t", "1,-3"), List.of("-ctk", "f16,q5_1"), List.of("-r", "0"))) {
+                List.of("-t", "1,-3"), List.of("-ctk", "f16,q5_1"), List.of("-r", "0"),
+                List.of("--synthetic", "7b"))) {
             String[] args = java.util.stream.Stream.concat(java.util.stream.Stream.of("bench", model()), bad.stream()).toArray(String[]::new);
             CliTest.Run r = CliTest.run(args);
             assertEquals(2, r.code(), bad + ": " + r.err());

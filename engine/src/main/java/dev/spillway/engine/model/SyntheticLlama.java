@@ -62,6 +62,11 @@ public final class SyntheticLlama {
             return new Spec(2048, 22, 5632, 32, 4, 32000, 2048, type, false, 1);
         }
 
+        /** Llama-2-7B's shapes: 32 layers, n_embd 4096, n_ff 11008, 32 heads and as many KV heads, vocab 32000. */
+        public static Spec llama2_7b(GgmlType type) {
+            return new Spec(4096, 32, 11008, 32, 32, 32000, 4096, type, false, 1);
+        }
+
         /** The CLI's demo model: about 125 MB in Q8_0. */
         public static Spec demo() {
             return new Spec(768, 16, 2048, 12, 4, 8192, 2048, GgmlType.Q8_0, false, 7);

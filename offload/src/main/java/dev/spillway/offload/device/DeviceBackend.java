@@ -480,11 +480,17 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
 
     @Override
     protected void runMatmul(DeviceActivations o, DeviceActivations i, DeviceWeight wt, int nTokens) {
+        if (nTokens == 1) {   // generation: a team of work-items per row, each weight byte read once
+            DeviceRuntime.Kernel k = kernels.matvec(wt.type);
+            args.clear().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer).i32(wt.rows).i32(wt.cols).i64(wt.rowBytes);
+            launch(k, KernelGeometry.groups(wt.rows, KernelGeometry.MATVEC_ROWS), 1, KernelGeometry.MATVEC_GROUP);
+            return;
+        }
         DeviceRuntime.Kernel k = kernels.matmul(wt.type);
         int groupsY = tokenGroups(k, nTokens, KernelGeometry.MATMUL_TOKENS);
         args.clear().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer).i32(wt.rows).i32(wt.cols).i64(wt.rowBytes)
                 .i32(nTokens);
-        launch(k, wt.rows, groupsY, KernelGeometry.MATMUL_GROUP);
+        launch(k, KernelGeometry.groups(wt.rows, KernelGeometry.MATMUL_ROWS), groupsY, KernelGeometry.MATMUL_GROUP);
     }
 
     @Override

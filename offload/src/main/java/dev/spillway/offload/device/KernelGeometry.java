@@ -9,10 +9,18 @@ final class KernelGeometry {
     private KernelGeometry() {
     }
 
-    /** {@code SPW_MM_WG}: work-items of a matmul group (one output row). */
-    static final int MATMUL_GROUP = 64;
-    /** {@code SPW_MM_TOKENS}: tokens per matmul group. */
-    static final int MATMUL_TOKENS = 8;
+    /** {@code SPW_MV_ROWS}: rows of a mat-vec group (one token), one team of {@link #MATVEC_LANES} each. */
+    static final int MATVEC_ROWS = 8;
+    /** {@code SPW_MV_LANES}: work-items per mat-vec row (a warp). */
+    static final int MATVEC_LANES = 32;
+    /** Work-items of a mat-vec group. */
+    static final int MATVEC_GROUP = MATVEC_ROWS * MATVEC_LANES;
+    /** {@code SPW_MT_ROWS}: weight rows of a matmul tile (a batch of tokens). */
+    static final int MATMUL_ROWS = 64;
+    /** {@code SPW_MT_TOKENS}: tokens of a matmul tile. */
+    static final int MATMUL_TOKENS = 32;
+    /** {@code SPW_MT_WG}: work-items of a matmul group. */
+    static final int MATMUL_GROUP = 256;
     /** {@code SPW_NORM_WG}: work-items of an rms_norm group (one token row). */
     static final int NORM_GROUP = 128;
     /** {@code SPW_ATTN_WG}: work-items of an attention group (one token and query head) and keys per tile. */

@@ -24,6 +24,7 @@ final class KernelTable {
     private final DeviceRuntime runtime;
     private final DeviceRuntime.Kernel[] fixed = new DeviceRuntime.Kernel[Fixed.values().length];
     private final DeviceRuntime.Kernel[] matmul = new DeviceRuntime.Kernel[TYPES];          // by weight type
+    private final DeviceRuntime.Kernel[] matvec = new DeviceRuntime.Kernel[TYPES];          // by weight type
     private final DeviceRuntime.Kernel[] kvStore = new DeviceRuntime.Kernel[TYPES];         // by cache type
     private final DeviceRuntime.Kernel[] attention = new DeviceRuntime.Kernel[TYPES * TYPES]; // by (key, value) type
 
@@ -39,7 +40,16 @@ final class KernelTable {
         return k;
     }
 
-    /** {@code spw_matmul_<type>}. */
+    /** {@code spw_matvec_<type>}: one token. */
+    DeviceRuntime.Kernel matvec(GgmlType weight) {
+        DeviceRuntime.Kernel k = matvec[weight.ordinal()];
+        if (k == null) {
+            k = matvec[weight.ordinal()] = runtime.kernel("spw_matvec_" + suffix(weight));
+        }
+        return k;
+    }
+
+    /** {@code spw_matmul_<type>}: a batch, in tiles. */
     DeviceRuntime.Kernel matmul(GgmlType weight) {
         DeviceRuntime.Kernel k = matmul[weight.ordinal()];
         if (k == null) {

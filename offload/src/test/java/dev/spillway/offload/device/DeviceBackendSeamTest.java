@@ -226,17 +226,18 @@ class DeviceBackendSeamTest {
             assertEquals(List.of("spw_rope"), rt.launched);
 
         }
-        // A matmul has one group per 8 tokens.
+        // A matmul has one group per 32 tokens (a token tile); one token runs the mat-vec.
         FakeRuntime narrow = new FakeRuntime(1L << 30);
         narrow.maxGroupsY = 100;
         try (DeviceBackend b = new DeviceBackend(narrow, DeviceBackend.Options.defaults())) {
-            Activations in = b.allocateActivations(801, 8);
-            Activations o = b.allocateActivations(801, 8);
+            Activations in = b.allocateActivations(3201, 8);
+            Activations o = b.allocateActivations(3201, 8);
             Weight w = b.loadWeight(tensor("w", 8, 8));
-            IllegalArgumentException mm = assertThrows(IllegalArgumentException.class, () -> b.matmul(o, in, w, 801));
-            assertTrue(mm.getMessage().contains("spw_matmul_f32") && mm.getMessage().contains("at most 800"), mm.getMessage());
-            b.matmul(o, in, w, 800);
-            assertEquals(List.of("spw_matmul_f32"), narrow.launched);
+            IllegalArgumentException mm = assertThrows(IllegalArgumentException.class, () -> b.matmul(o, in, w, 3201));
+            assertTrue(mm.getMessage().contains("spw_matmul_f32") && mm.getMessage().contains("at most 3200"), mm.getMessage());
+            b.matmul(o, in, w, 3200);
+            b.matmul(o, in, w, 1);
+            assertEquals(List.of("spw_matmul_f32", "spw_matvec_f32"), narrow.launched);
         }
     }
 

@@ -25,9 +25,11 @@ class KernelSourceTest {
     @Test
     void theHostLaunchesTheGroupSizesTheKernelsWereWrittenFor() {
         String kernels = KernelSource.resource("kernels/spillway_kernels.inc");
-        Map<String, Integer> expected = Map.of("SPW_MM_WG", KernelGeometry.MATMUL_GROUP,
-                "SPW_MM_TOKENS", KernelGeometry.MATMUL_TOKENS, "SPW_NORM_WG", KernelGeometry.NORM_GROUP,
-                "SPW_ATTN_WG", KernelGeometry.ATTENTION_GROUP, "SPW_ROW_WG", KernelGeometry.ROW_GROUP);
+        Map<String, Integer> expected = Map.of("SPW_MV_ROWS", KernelGeometry.MATVEC_ROWS,
+                "SPW_MV_LANES", KernelGeometry.MATVEC_LANES, "SPW_MT_ROWS", KernelGeometry.MATMUL_ROWS,
+                "SPW_MT_TOKENS", KernelGeometry.MATMUL_TOKENS, "SPW_MT_WG", KernelGeometry.MATMUL_GROUP,
+                "SPW_NORM_WG", KernelGeometry.NORM_GROUP, "SPW_ATTN_WG", KernelGeometry.ATTENTION_GROUP,
+                "SPW_ROW_WG", KernelGeometry.ROW_GROUP);
         for (var e : expected.entrySet()) {
             Matcher m = Pattern.compile("#define " + e.getKey() + " (\\d+)").matcher(kernels);
             assertTrue(m.find(), e.getKey() + " is defined");
@@ -45,9 +47,12 @@ class KernelSourceTest {
         }
         for (GgmlType t : DeviceBackend.MATMUL_TYPES) {
             String s = DeviceBackend.suffix(t);
-            String decoder = t.blockElements() == 1 ? "spw_elem_" : "spw_decode32_";
-            assertTrue(kernels.contains("(spw_matmul_" + s + ", " + decoder + s + ")"), "matmul of " + t);
+            String kind = t.blockElements() == 1 ? "ELEMENTS" : "BLOCKS";
+            assertTrue(kernels.contains("SPW_DEFINE_MATMULS_" + kind + "(" + s + ")\n"), "matvec and matmul of " + t);
         }
+        assertTrue(kernels.contains("SPW_DEFINE_MATVEC_ELEMENTS(spw_matvec_##T, spw_elem_##T)")
+                && kernels.contains("SPW_DEFINE_MATMUL_TILED(spw_matmul_##T, spw_tile_##T)")
+                && kernels.contains("SPW_DEFINE_MATVEC_BLOCKS(spw_matvec_##T, spw_decode32_##T)"), "both kernels per type");
         for (GgmlType t : DeviceBackend.KV_TYPES) {
             String s = DeviceBackend.suffix(t);
             assertTrue(kernels.contains("SPW_DEFINE_KV_STORE(spw_kv_store_" + s + ","), "kv store of " + t);

@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Every op of the OpenCL device backend against the CPU backend on the same inputs, in every type
  * the op takes. Shapes exercise remainders: columns that are no multiple of a work-group, token
- * counts of 1 and past the matmul token tile of 8, head sizes 8 (KV heads starting inside a
+ * counts of 1 (the mat-vec) and past the matmul's token tile of 32, head sizes 8 (KV heads starting inside a
  * quantization block) and 64, grouped-query attention, more keys than one attention tile (64), and
  * startPos &gt; 0. Tolerances are stated per op below.
  */
@@ -76,10 +76,17 @@ class DeviceOpsTest extends DeviceAndCpu {
     static Stream<Arguments> matmulCases() {
         List<Arguments> cases = new ArrayList<>();
         for (GgmlType t : DeviceBackendTypes.MATMUL) {
-            // float types: 100 columns is no multiple of the 64-wide group; block types need whole blocks
+            // float types: 100 columns is no multiple of a 32-column step; block types need whole blocks
             int cols = t.blockElements() == 1 ? 100 : (t.blockElements() == 32 ? 96 : 512);
-            for (int n : new int[] {1, 11}) {
+            // one token runs the mat-vec, more the tiled matmul: 37 rows are under one row tile (64) and
+            // more than the mat-vec group's 8 rows; 33 tokens pass one token tile (32)
+            for (int n : new int[] {1, 11, 33}) {
                 cases.add(Arguments.of(t, 37, cols, n));
+            }
+            // more columns than the mat-vec stages at once (1024), and rows past one tile
+            int wide = t.blockElements() == 1 ? 1100 : (t.blockElements() == 32 ? 1056 : 1280);
+            for (int n : new int[] {1, 2}) {
+                cases.add(Arguments.of(t, 70, wide, n));
             }
         }
         return cases.stream();
