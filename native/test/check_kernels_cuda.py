@@ -4,12 +4,13 @@ Usage (on a machine with an NVIDIA GPU, nvcc, CuPy and numpy):
     nvcc -ptx -arch=compute_80 native/spillway.cu -o /tmp/spillway.ptx
     python3 native/test/check_kernels_cuda.py /tmp/spillway.ptx
 
-It launches the kernels with the geometry and argument order DeviceBackend uses: matmul in every
-weight type (random GGUF blocks, decoded here by the layouts quoted in Quants.java), rms_norm, rope
+It launches the kernels with the geometry and argument order DeviceBackend uses: mat-vec (one token)
+and tiled matmul (batches) in every weight type (random GGUF blocks, decoded here by the layouts quoted in Quants.java), rms_norm, rope
 (both styles, partial rotation), swiglu, add, copy_rows, kv_store in every KV type (F16 and Q8_0
 bit for bit), and attention over more keys than one tile with GQA, head sizes 8/32/64 and mixed
-K/V types. Tolerances: relative to the largest reference magnitude, printed per check. Exits 1 on
-a failure. Verified on an H100 (PTX JIT-compiled from compute_80): every check passed.
+K/V types, and the one-token split attention with its combination over 700 keys. Tolerances: relative to the largest reference magnitude, printed per check. Exits 1 on
+a failure. Verified on an H100 (PTX JIT-compiled from compute_80) before the mat-vec, tiled matmul and
+split attention were added (2026-11-30); those checks have not run on a GPU yet.
 """
 import cupy as cp, numpy as np, sys
 M = cp.RawModule(path=sys.argv[1])
@@ -62,13 +63,19 @@ def weight(t, rows, cols):
     be, bb, ho = GEO[t]; b = blocks(rows*cols // be, bb, ho)
     return b.reshape(rows, -1), dec(t, b).reshape(rows, cols)
 for t in ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'q4_k', 'q5_k', 'q6_k']:
-    cols = 100 if t[0] in 'fb' else 512; rows = 37
-    wb, wf = weight(t, rows, cols)
-    for n in (1, 11):
-        x = R.standard_normal((n, cols)).astype(np.float32); o = cp.zeros((n, rows), np.float32)
-        run('spw_matmul_' + t, (rows, (n + 7)//8, 1), (64, 1, 1), o, cp.asarray(x), cp.asarray(wb), np.int32(rows),
-            np.int32(cols), np.int64(wb.nbytes // rows), np.int32(n))
-        chk('matmul %s n=%d' % (t, n), o.get(), (x.astype(np.float64) @ wf.T.astype(np.float64)), 2e-5)
+    for rows, cols, ns in [(37, 100 if t[0] in 'fb' else 512, (1, 11, 33)),
+                           (70, 1100 if t[0] in 'fb' else 1280, (1, 2))]:   # past one staged tile (1024) and one row tile (64)
+        wb, wf = weight(t, rows, cols)
+        for n in ns:
+            x = R.standard_normal((n, cols)).astype(np.float32); o = cp.zeros((n, rows), np.float32)
+            if n == 1:   # spw_matvec: 8 rows per group of 256
+                run('spw_matvec_' + t, ((rows + 7)//8, 1, 1), (256, 1, 1), o, cp.asarray(x), cp.asarray(wb), np.int32(rows),
+                    np.int32(cols), np.int64(wb.nbytes // rows))
+            else:        # spw_matmul: (64 rows, 32 tokens) tiles, groups of 256
+                run('spw_matmul_' + t, ((rows + 63)//64, (n + 31)//32, 1), (256, 1, 1), o, cp.asarray(x), cp.asarray(wb),
+                    np.int32(rows), np.int32(cols), np.int64(wb.nbytes // rows), np.int32(n))
+            chk('%s %s (%d, %d) n=%d' % ('matvec' if n == 1 else 'matmul', t, rows, cols, n), o.get(),
+                (x.astype(np.float64) @ wf.T.astype(np.float64)), 2e-5)
 x = R.standard_normal((3, 300)).astype(np.float32); g = R.standard_normal(300).astype(np.float32); o = cp.zeros_like(cp.asarray(x))
 run('spw_rms_norm', (3, 1, 1), (128, 1, 1), o, cp.asarray(x), cp.asarray(g), np.int32(300), np.float32(1e-5))
 chk('rms_norm', o.get(), x / np.sqrt((x.astype(np.float64)**2).mean(1, keepdims=True) + 1e-5) * g, 1e-5)
@@ -120,5 +127,24 @@ for kt, vt, H, KH, hd in [('f16', 'f16', 8, 2, 64), ('q8_0', 'q4_0', 4, 4, 8), (
             g = h // (H // KH); s = kd[:sp+t+1, g*hd:(g+1)*hd] @ q[t, h] * hd**-.5; p = np.exp(s - s.max()); p /= p.sum()
             e[t, h] = p @ vd[:sp+t+1, g*hd:(g+1)*hd]
     chk('attention K %s V %s hd %d' % (kt, vt, hd), o.get(), e.reshape(n, -1), 3e-5)
+# one token over 700 keys: the split attention (256 keys per split) and its combination
+for kt, vt, H, KH, hd in [('f16', 'f16', 8, 2, 64), ('q8_0', 'q4_0', 4, 4, 32)]:
+    kv, L = KH*hd, 700; splits = (L + 255)//256
+    K = R.standard_normal((L, kv)).astype(np.float32); V = R.standard_normal((L, kv)).astype(np.float32)
+    def cache2(t, X):
+        rows = {'f16': X.astype(np.float16).view(np.uint8), 'q8_0': q8(X).reshape(L, -1)}.get(t)
+        if rows is None: rows = blocks(L*kv//32, 18, [0]).reshape(L, -1)
+        return rows, kvdec(t, rows)
+    kr, kd = cache2(kt, K); vr, vd = cache2(vt, V); q = R.standard_normal((H, hd)).astype(np.float32)
+    part = cp.zeros(H*splits*(hd + 2), np.float32); o = cp.zeros(H*hd, np.float32)
+    run('spw_attention_split_%s_%s' % (kt, vt), (H, splits, 1), (64, 1, 1), part, cp.asarray(q), cp.asarray(kr), cp.asarray(vr),
+        np.int64(kr.shape[1]), np.int64(vr.shape[1]), np.int32(H), np.int32(KH), np.int32(hd), np.float32(hd**-.5),
+        np.int32(L), np.int32(splits))
+    run('spw_attention_combine', (H, 1, 1), (64, 1, 1), o, part, np.int32(hd), np.int32(splits))
+    e = np.zeros((H, hd))
+    for h in range(H):
+        g = h // (H // KH); s = kd[:, g*hd:(g+1)*hd] @ q[h] * hd**-.5; p = np.exp(s - s.max()); p /= p.sum()
+        e[h] = p @ vd[:, g*hd:(g+1)*hd]
+    chk('split attention K %s V %s (%d keys)' % (kt, vt, L), o.get(), e.reshape(-1), 3e-5)
 print("GPU KERNEL CHECKS:", len(F), "failed", F)
 sys.exit(1 if F else 0)

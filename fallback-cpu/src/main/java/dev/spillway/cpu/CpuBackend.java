@@ -22,6 +22,7 @@ import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
 import dev.spillway.engine.backend.OpChecks;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.ScratchShape;
 import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.backend.Weight;
@@ -128,11 +129,14 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
             }
 
             @Override
-            public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow) {
+            public long scratchBytes(ScratchShape shape) {
+                int maxTokens = shape.maxTokens();
+                int widestRow = shape.widestRow();
                 // Per thread: a decoded weight tile (TILE_ROWS x the widest row) and the mat-mat's accumulators,
                 // attention scores (group x context; 8 query heads per KV head covers common models; grown
                 // geometrically), the RoPE table.
-                long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * contextSize + 2L * ropePairs * maxTokens);
+                long perThread = 4L * (MatMat.scratchFloats(widestRow) + 2L * 8 * shape.contextSize()
+                        + 2L * shape.ropePairs() * maxTokens);
                 // Shared: the float mat-mat's transposed batch (tokens padded to whole vectors).
                 long transposed = 4L * MatMat.transposedFloats(maxTokens, widestRow);
                 // The integer path's activations (QuantizedRow): a batch's rounded rows, one row's arrays,
@@ -140,7 +144,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
                 // (held while a weight is packed, at load or when layers move to the CPU).
                 long quantized = 4L * maxTokens * widestRow + QuantizedRow.bytes(widestRow)
                         + (packs ? QuantizedRow.batchBytes(maxTokens, widestRow) + PACK_CHUNK_BYTES : 0);
-                return threads * perThread + transposed + quantized;
+                return shape.threads() * perThread + transposed + quantized;
             }
         };
     }

@@ -114,20 +114,16 @@ public interface Backend extends AutoCloseable {
     void copyRows(Activations dst, int dstRow, Activations src, int srcRow, int nRows);
 
     /**
-     * Allocates now the scratch that ops on batches of up to {@code maxTokens} tokens with
-     * {@code rope} would otherwise allocate lazily (a device backend's RoPE table), so that a context's
-     * whole memory is allocated when it is created and a forward pass allocates nothing more. The
-     * scratch is shared by the backend's contexts and lives until the last handle is closed. The
-     * default does nothing (the CPU backend's scratch is host memory it sizes by itself).
+     * Allocates now the scratch that contexts of {@code shape} use (a device backend's RoPE table and
+     * its attention partials), {@link Sizing#scratchBytes sizing().scratchBytes(shape)}, so that a
+     * context's whole memory is allocated when it is created and a forward pass allocates nothing
+     * more. The scratch is shared by the backend's contexts and lives until the last handle is
+     * closed. The default does nothing (the CPU backend's scratch is host memory it sizes by itself).
      *
-     * @throws IllegalArgumentException when {@code maxTokens} is negative
      * @throws dev.spillway.engine.backend.BackendMemoryException when the backend has no room
      */
-    default void reserveScratch(int maxTokens, RopeSpec rope) {
-        java.util.Objects.requireNonNull(rope, "rope");
-        if (maxTokens < 0) {
-            throw new IllegalArgumentException("reserveScratch: maxTokens must not be negative, got " + maxTokens);
-        }
+    default void reserveScratch(ScratchShape shape) {
+        java.util.Objects.requireNonNull(shape, "shape");
     }
 
     /** Bytes this backend has allocated and not yet freed (weights, caches, activations, scratch). */

@@ -23,9 +23,8 @@ public interface Sizing {
     }
 
     /**
-     * Bytes of scratch the backend keeps for batches of up to {@code maxTokens} tokens, shared by
-     * every context (the largest batch counts, not the sum); {@code ropePairs} = rotated dims / 2,
-     * {@code widestRow} = the most columns a weight has.
+     * Bytes of scratch the backend keeps for contexts of {@code shape}, shared by every context (the
+     * largest batch and context count, not the sum).
      */
-    long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow);
+    long scratchBytes(ScratchShape shape);
 }

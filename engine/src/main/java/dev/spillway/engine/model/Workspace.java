@@ -4,6 +4,7 @@ import dev.spillway.engine.backend.Activations;
 import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.KvTransfer;
+import dev.spillway.engine.backend.ScratchShape;
 import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.util.Closeables;
@@ -126,6 +127,16 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
+    /**
+     * What sizes a backend's scratch for contexts of {@code shape} on {@code config}: the batch, the
+     * context, the RoPE pairs, the heads and the widest weight row, with {@code threads} CPU workers.
+     */
+    public static ScratchShape scratchShape(LlamaConfig config, Shape shape, int threads) {
+        int widestRow = Math.max(config.feedForwardDim(), Math.max(config.embeddingDim(), config.qDim()));
+        return new ScratchShape(shape.batchSize(), shape.contextSize(), config.rope().rotatedDims() / 2, config.headCount(),
+                config.headDim(), widestRow, threads);
+    }
+
     /** See {@link Estimate}. */
     public static Estimate estimate(Sizing sizing, LlamaConfig c, Shape shape, int layers, boolean output) {
         long kv = layers * sizing.kvBytes(shape.contextSize(), c.kvDim(), shape.keyType(), shape.valueType());
@@ -183,7 +194,7 @@ public final class Workspace implements AutoCloseable {
             for (Backend b : new LinkedHashSet<>(placement.layerBackends())) {
                 if (include.test(b)) {
                     buffers(b, true);
-                    b.reserveScratch(shape.batchSize(), config.rope());
+                    b.reserveScratch(scratchShape(config, shape, 1));
                 }
             }
             if (include.test(placement.outputBackend())) {
@@ -322,7 +333,7 @@ public final class Workspace implements AutoCloseable {
                         buffers.put(to, b);
                         created = true;
                     }
-                    to.reserveScratch(shape.batchSize(), config.rope());
+                    to.reserveScratch(scratchShape(config, shape, 1));
                     KvTransfer.copy(cacheBackends[layer], caches[layer], to, cache, filledRows);
                 } else {
                     out = new OutputBuffers(to, config, shape, fresh);

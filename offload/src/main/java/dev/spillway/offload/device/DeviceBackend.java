@@ -7,6 +7,7 @@ import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.Op;
 import dev.spillway.engine.backend.OpChecks;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.ScratchShape;
 import dev.spillway.engine.backend.SerializedBackend;
 import dev.spillway.engine.backend.Sizing;
 import dev.spillway.engine.backend.Weight;
@@ -83,7 +84,8 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
 
     /**
      * What a device backend allocates: weights in their GGUF block format, K/V caches and F32
-     * activations at their exact sizes, and the RoPE table, (maxTokens, rot/2, 2) F32, as scratch.
+     * activations at their exact sizes, and as scratch the RoPE table, (maxTokens, rot/2, 2) F32, and
+     * the one-token attention's partials, (n_head, splits, head_dim + 2) F32 (see {@link #attentionSplits}).
      */
     public static final Sizing SIZING = new Sizing() {
         @Override
@@ -92,10 +94,29 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
         }
 
         @Override
-        public long scratchBytes(int maxTokens, int ropePairs, int threads, int contextSize, int widestRow) {
-            return 8L * ropePairs * maxTokens;
+        public long scratchBytes(ScratchShape shape) {
+            return ropeTableBytes(shape.maxTokens(), shape.ropePairs())
+                    + attentionPartialBytes(shape.contextSize(), shape.headCount(), shape.headDim());
         }
     };
+
+    /** The RoPE table of a batch: (maxTokens, ropePairs, 2) F32 (cos, sin). */
+    static long ropeTableBytes(int maxTokens, int ropePairs) {
+        return 8L * ropePairs * maxTokens;
+    }
+
+    /**
+     * Splits of the one-token attention over {@code keys} keys, {@value KernelGeometry#ATTENTION_SPLIT_KEYS}
+     * keys each; 0 when one work-group per head walks them all (one split would add a launch for nothing).
+     */
+    static int attentionSplits(int keys) {
+        return keys > KernelGeometry.ATTENTION_SPLIT_KEYS ? KernelGeometry.groups(keys, KernelGeometry.ATTENTION_SPLIT_KEYS) : 0;
+    }
+
+    /** The one-token attention's partials for contexts of up to {@code contextSize} keys: (n_head, splits, head_dim + 2) F32. */
+    static long attentionPartialBytes(int contextSize, int headCount, int headDim) {
+        return 4L * headCount * attentionSplits(contextSize) * (headDim + 2);
+    }
 
     /** The shared kernel source has a matmul for every computable type and attention for every cache type. */
     static final Set<GgmlType> MATMUL_TYPES = GgmlType.computableTypes();
@@ -122,6 +143,7 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     private int liveHandles;        // guarded by lock
     // RoPE angles of the last (spec, startPos, nTokens), computed in double on the host.
     private DeviceBuffer ropeTable; // (capacity rows, rot/2, 2) F32, scratch; guarded by lock
+    private DeviceBuffer attentionPartials; // (n_head, splits, head_dim + 2) F32, scratch; guarded by lock
     private RopeSpec ropeSpec;
     private double[] ropeInverseFrequency;
     private int ropeStart = -1;
@@ -151,11 +173,11 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
         return runtime.device();
     }
 
-    /** Bytes of scratch held now (the RoPE table), shared by every context. */
+    /** Bytes of scratch held now (the RoPE table and the attention partials), shared by every context. */
     public long scratchBytes() {
         lock.lock();
         try {
-            return ropeTable == null ? 0 : ropeTable.byteSize();
+            return (ropeTable == null ? 0 : ropeTable.byteSize()) + (attentionPartials == null ? 0 : attentionPartials.byteSize());
         } finally {
             lock.unlock();
         }
@@ -368,6 +390,8 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     }
 
     private void freeScratch() {
+        memory.free(attentionPartials);
+        attentionPartials = null;
         memory.free(ropeTable);
         ropeTable = null;
         ropeStart = -1;
@@ -528,7 +552,7 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
             return ropeTable;
         }
         int pairs = ropeInverseFrequency.length;
-        long bytes = scratchBytes(nTokens, spec);
+        long bytes = ropeTableBytes(nTokens, pairs);
         ensureRopeCapacity(bytes, nTokens, pairs);
         MemorySegment host = staging(ropeHost, bytes);
         for (int t = 0; t < nTokens; t++) {
@@ -560,34 +584,32 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     }
 
     /**
-     * Bytes of device scratch that {@link #reserveScratch reserveScratch(maxTokens, rope)} allocates
-     * on a backend without scratch: the RoPE table of {@code maxTokens} rows of {@code rotatedDims/2}
-     * (cos, sin) F32 pairs. A backend holds one table for all its contexts, so this is counted once per
-     * backend, not per context.
-     */
-    public static long scratchBytes(int maxTokens, RopeSpec rope) {
-        Objects.requireNonNull(rope, "rope");
-        if (maxTokens < 0) {
-            throw new IllegalArgumentException("scratchBytes: maxTokens must not be negative, got " + maxTokens);
-        }
-        return SIZING.scratchBytes(maxTokens, rope.rotatedDims() / 2, 1, 0, 0);
-    }
-
-    /**
-     * Grows the RoPE table now to {@link #scratchBytes scratchBytes(maxTokens, rope)} (nothing when it
-     * is that large already), so rope calls of up to {@code maxTokens} tokens allocate nothing. Like
-     * the lazily allocated table, it is freed when the last live handle closes (or the backend does),
-     * so a reservation made while handles are live lasts until all of them are closed; one made while
-     * none is live lasts until handles are opened and all closed again, or the backend closes.
+     * Grows the scratch now to what contexts of {@code shape} use ({@link #SIZING}: the RoPE table for
+     * batches of up to {@code maxTokens} and the attention partials for contexts of up to
+     * {@code contextSize}; nothing when each is that large already), so a forward pass allocates
+     * nothing. A backend holds one scratch for all its contexts, so it is counted once per backend,
+     * not per context. Like the lazily allocated RoPE table, it is freed when the last live handle
+     * closes (or the backend does), so a reservation made while handles are live lasts until all of
+     * them are closed; one made while none is live lasts until handles are opened and all closed
+     * again, or the backend closes. Without a reservation that covers a context, the one-token
+     * attention runs unsplit (one work-group per head).
      */
     @Override
-    public void reserveScratch(int maxTokens, RopeSpec rope) {
-        long bytes = scratchBytes(maxTokens, rope);
+    public void reserveScratch(ScratchShape shape) {
+        Objects.requireNonNull(shape, "shape");
+        long rope = ropeTableBytes(shape.maxTokens(), shape.ropePairs());
+        long partials = attentionPartialBytes(shape.contextSize(), shape.headCount(), shape.headDim());
         lock.lock();
         try {
             checkOpen();
-            if (bytes > 0) {
-                ensureRopeCapacity(bytes, maxTokens, rope.rotatedDims() / 2);
+            if (rope > 0) {
+                ensureRopeCapacity(rope, shape.maxTokens(), shape.ropePairs());
+            }
+            if (partials > 0 && (attentionPartials == null || attentionPartials.byteSize() < partials)) {
+                memory.free(attentionPartials);
+                attentionPartials = null;
+                attentionPartials = memory.allocate(partials, "attention partials (" + shape.headCount() + ", "
+                        + attentionSplits(shape.contextSize()) + ", " + (shape.headDim() + 2) + ")");
             }
         } finally {
             lock.unlock();
@@ -612,6 +634,18 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     @Override
     protected void runAttention(DeviceActivations o, DeviceActivations qa, DeviceKvCache c, AttentionShape shape, int startPos,
                                 int nTokens) {
+        int splits = attentionSplits(startPos + 1);
+        if (nTokens == 1 && splits > 0 && splits <= maxGroupsY && attentionPartials != null
+                && attentionPartials.byteSize() >= 4L * shape.headCount() * splits * (shape.headDim() + 2)) {
+            // one token over a long context: the keys in splits on headCount x splits groups, then their combination
+            args.clear().buffer(attentionPartials).buffer(qa.buffer).buffer(c.keys).buffer(c.values).i64(c.keyRowBytes())
+                    .i64(c.valueRowBytes()).i32(shape.headCount()).i32(shape.kvHeadCount()).i32(shape.headDim())
+                    .f32(shape.scale()).i32(startPos + 1).i32(splits);
+            launch(kernels.attentionSplit(c.keyType, c.valueType), shape.headCount(), splits, KernelGeometry.ATTENTION_GROUP);
+            args.clear().buffer(o.buffer).buffer(attentionPartials).i32(shape.headDim()).i32(splits);
+            launch(kernels.get(KernelTable.Fixed.ATTENTION_COMBINE), shape.headCount(), 1, KernelGeometry.ATTENTION_GROUP);
+            return;
+        }
         DeviceRuntime.Kernel k = kernels.attention(c.keyType, c.valueType);
         int groupsY = tokenGroups(k, nTokens, 1);
         args.clear().buffer(o.buffer).buffer(qa.buffer).buffer(c.keys).buffer(c.values).i64(c.keyRowBytes())

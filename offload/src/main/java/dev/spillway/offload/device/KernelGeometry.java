@@ -25,6 +25,8 @@ final class KernelGeometry {
     static final int NORM_GROUP = 128;
     /** {@code SPW_ATTN_WG}: work-items of an attention group (one token and query head) and keys per tile. */
     static final int ATTENTION_GROUP = 64;
+    /** {@code SPW_ATTN_SPLIT}: keys per split of the one-token attention over a long context. */
+    static final int ATTENTION_SPLIT_KEYS = 256;
     /** {@code SPW_ROW_WG}: work-items of the element-wise, rope and kv-store groups. */
     static final int ROW_GROUP = 256;
     /** Elements of a quantization block of the legacy types the KV cache stores (Q8_0, Q4_0). */

@@ -10,7 +10,8 @@ import dev.spillway.engine.tensor.GgmlType;
 final class KernelTable {
     /** The kernels that exist once, whatever the types. */
     enum Fixed {
-        RMS_NORM("spw_rms_norm"), ROPE("spw_rope"), SWIGLU("spw_swiglu"), ADD("spw_add"), COPY_ROWS("spw_copy_rows");
+        RMS_NORM("spw_rms_norm"), ROPE("spw_rope"), SWIGLU("spw_swiglu"), ADD("spw_add"), COPY_ROWS("spw_copy_rows"),
+        ATTENTION_COMBINE("spw_attention_combine");
 
         final String kernel;
 
@@ -27,6 +28,7 @@ final class KernelTable {
     private final DeviceRuntime.Kernel[] matvec = new DeviceRuntime.Kernel[TYPES];          // by weight type
     private final DeviceRuntime.Kernel[] kvStore = new DeviceRuntime.Kernel[TYPES];         // by cache type
     private final DeviceRuntime.Kernel[] attention = new DeviceRuntime.Kernel[TYPES * TYPES]; // by (key, value) type
+    private final DeviceRuntime.Kernel[] attentionSplit = new DeviceRuntime.Kernel[TYPES * TYPES];
 
     KernelTable(DeviceRuntime runtime) {
         this.runtime = runtime;
@@ -42,37 +44,42 @@ final class KernelTable {
 
     /** {@code spw_matvec_<type>}: one token. */
     DeviceRuntime.Kernel matvec(GgmlType weight) {
-        DeviceRuntime.Kernel k = matvec[weight.ordinal()];
-        if (k == null) {
-            k = matvec[weight.ordinal()] = runtime.kernel("spw_matvec_" + suffix(weight));
-        }
-        return k;
+        return byType(matvec, "spw_matvec_", weight);
     }
 
     /** {@code spw_matmul_<type>}: a batch, in tiles. */
     DeviceRuntime.Kernel matmul(GgmlType weight) {
-        DeviceRuntime.Kernel k = matmul[weight.ordinal()];
-        if (k == null) {
-            k = matmul[weight.ordinal()] = runtime.kernel("spw_matmul_" + suffix(weight));
-        }
-        return k;
+        return byType(matmul, "spw_matmul_", weight);
     }
 
     /** {@code spw_kv_store_<type>}. */
     DeviceRuntime.Kernel kvStore(GgmlType cache) {
-        DeviceRuntime.Kernel k = kvStore[cache.ordinal()];
+        return byType(kvStore, "spw_kv_store_", cache);
+    }
+
+    private DeviceRuntime.Kernel byType(DeviceRuntime.Kernel[] slots, String prefix, GgmlType type) {
+        DeviceRuntime.Kernel k = slots[type.ordinal()];
         if (k == null) {
-            k = kvStore[cache.ordinal()] = runtime.kernel("spw_kv_store_" + suffix(cache));
+            k = slots[type.ordinal()] = runtime.kernel(prefix + suffix(type));
         }
         return k;
     }
 
     /** {@code spw_attention_<key type>_<value type>}. */
     DeviceRuntime.Kernel attention(GgmlType key, GgmlType value) {
+        return byPair(attention, "spw_attention_", key, value);
+    }
+
+    /** {@code spw_attention_split_<key type>_<value type>}: one token, one split of the keys. */
+    DeviceRuntime.Kernel attentionSplit(GgmlType key, GgmlType value) {
+        return byPair(attentionSplit, "spw_attention_split_", key, value);
+    }
+
+    private DeviceRuntime.Kernel byPair(DeviceRuntime.Kernel[] slots, String prefix, GgmlType key, GgmlType value) {
         int slot = key.ordinal() * TYPES + value.ordinal();
-        DeviceRuntime.Kernel k = attention[slot];
+        DeviceRuntime.Kernel k = slots[slot];
         if (k == null) {
-            k = attention[slot] = runtime.kernel("spw_attention_" + suffix(key) + "_" + suffix(value));
+            k = slots[slot] = runtime.kernel(prefix + suffix(key) + "_" + suffix(value));
         }
         return k;
     }

@@ -194,11 +194,6 @@ public final class Planner {
         return owner;
     }
 
-    /** The longest weight row: what a CPU weight tile is sized by. */
-    private int widestRow() {
-        return Math.max(config.feedForwardDim(), Math.max(config.embeddingDim(), config.qDim()));
-    }
-
     /** The plan with {@code n} device units. */
     LayerPlan build(Request request, List<DeviceTarget> devices, int n, Workspace.Shape shape, List<String> reasons) {
         int layerCount = config.layerCount();
@@ -239,7 +234,7 @@ public final class Planner {
                 weights += l.backend().equals(t.id()) ? l.weightBytes() : 0;
             }
             Workspace.Estimate ws = Workspace.estimate(t.sizing(), config, shape, count[d], out);
-            long scratch = count[d] > 0 ? t.sizing().scratchBytes(shape.batchSize(), config.rope().rotatedDims() / 2, 1, shape.contextSize(), widestRow()) : 0;
+            long scratch = count[d] > 0 ? t.sizing().scratchBytes(Workspace.scratchShape(config, shape, 1)) : 0;
             Estimate e = new Estimate(weights, request.parallel() * ws.kvCacheBytes(), request.parallel() * ws.activationBytes(), scratch);
             // The usual rough figure: the offloaded share of the file plus the KV cache.
             double share = (double) (count[d] + (out ? 1 : 0)) / (layerCount + 1);
@@ -256,7 +251,7 @@ public final class Planner {
         }
         Estimate host = new Estimate(hostWeights, request.parallel() * hostWs.kvCacheBytes(),
                 request.parallel() * (hostWs.activationBytes() + staging),
-                cpuLayers > 0 || !outputOnDevice ? cpu.scratchBytes(shape.batchSize(), config.rope().rotatedDims() / 2, threads, shape.contextSize(), widestRow()) : 0);
+                cpuLayers > 0 || !outputOnDevice ? cpu.scratchBytes(Workspace.scratchShape(config, shape, threads)) : 0);
         long hostLimit = dev.spillway.engine.memory.MemoryAccount.limitFor(request.hostBudgetBytes());
         long hostAvailable = Math.max(0, hostLimit - request.hostUsedBytes());
         String asked = request.gpuLayers() == ModelParams.AUTO ? "auto" : request.gpuLayers() == ModelParams.ALL_LAYERS ? "all"

@@ -204,8 +204,7 @@ public final class Spill {
     private long need(DeviceBackend d, Workspace.Shape shape, int layers, boolean output) {
         long need = Workspace.estimate(d.sizing(), llama.config(), shape, layers, output).total();
         if (layers > 0) {
-            long scratch = d.sizing().scratchBytes(shape.batchSize(), llama.config().rope().rotatedDims() / 2, 1,
-                    shape.contextSize(), 0);
+            long scratch = d.sizing().scratchBytes(Workspace.scratchShape(llama.config(), shape, 1));
             need += Math.max(0, scratch - d.scratchBytes());
         }
         return need;

@@ -11,6 +11,7 @@ import dev.spillway.engine.backend.AttentionShape;
 import dev.spillway.engine.backend.BackendMemoryException;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.ScratchShape;
 import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
@@ -200,6 +201,38 @@ class DeviceBackendSeamTest {
             rt.lookups.forEach((name, n) -> assertEquals(1, n, name + " was looked up " + n + " times"));
             assertTrue(rt.lookups.keySet().containsAll(List.of("spw_rms_norm", "spw_matmul_f32", "spw_rope", "spw_kv_store_f16",
                     "spw_kv_store_q8_0", "spw_attention_f16_q8_0", "spw_swiglu", "spw_add", "spw_copy_rows")), rt.lookups.toString());
+        }
+    }
+
+    /**
+     * One token over more keys than one split (256) runs the split attention and its combination,
+     * when a reservation covers the context; a batch, a short context or no reservation run the
+     * one-pass kernel. The partials count as scratch and are freed with the last handle.
+     */
+    @Test
+    void oneTokenOverALongContextRunsTheSplitAttention() {
+        FakeRuntime rt = new FakeRuntime(1L << 30);
+        try (DeviceBackend b = new DeviceBackend(rt, DeviceBackend.Options.defaults())) {
+            AttentionShape shape = new AttentionShape(4, 2, 16, 0.25f);
+            Activations q = b.allocateActivations(2, shape.qDim());
+            Activations out = b.allocateActivations(2, shape.qDim());
+            KvCache kv = b.allocateKv(1024, shape.kvDim(), GgmlType.F32, GgmlType.F16);
+            b.attention(out, q, kv, shape, 600, 1);   // no reservation yet
+            assertEquals(List.of("spw_attention_f32_f16"), rt.launched);
+            long before = b.allocatedBytes();
+            b.reserveScratch(new ScratchShape(2, 1024, 8, shape.headCount(), shape.headDim(), shape.qDim(), 1));
+            assertEquals(4L * 4 * 4 * (16 + 2), b.scratchBytes() - 8L * 8 * 2, "partials: (4 heads, 4 splits, 16 + 2) F32");
+            assertEquals(before + b.scratchBytes(), b.allocatedBytes());
+            rt.launched.clear();
+            b.attention(out, q, kv, shape, 600, 1);    // 601 keys: 3 splits
+            b.attention(out, q, kv, shape, 255, 1);    // 256 keys: one group per head
+            b.attention(out, q, kv, shape, 600, 2);    // a batch
+            assertEquals(List.of("spw_attention_split_f32_f16", "spw_attention_combine", "spw_attention_f32_f16",
+                    "spw_attention_f32_f16"), rt.launched);
+            q.close();
+            out.close();
+            kv.close();
+            assertEquals(0, b.allocatedBytes(), "the partials go with the last handle");
         }
     }
 

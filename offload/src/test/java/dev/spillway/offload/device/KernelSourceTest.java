@@ -29,7 +29,7 @@ class KernelSourceTest {
                 "SPW_MV_LANES", KernelGeometry.MATVEC_LANES, "SPW_MT_ROWS", KernelGeometry.MATMUL_ROWS,
                 "SPW_MT_TOKENS", KernelGeometry.MATMUL_TOKENS, "SPW_MT_WG", KernelGeometry.MATMUL_GROUP,
                 "SPW_NORM_WG", KernelGeometry.NORM_GROUP, "SPW_ATTN_WG", KernelGeometry.ATTENTION_GROUP,
-                "SPW_ROW_WG", KernelGeometry.ROW_GROUP);
+                "SPW_ROW_WG", KernelGeometry.ROW_GROUP, "SPW_ATTN_SPLIT", KernelGeometry.ATTENTION_SPLIT_KEYS);
         for (var e : expected.entrySet()) {
             Matcher m = Pattern.compile("#define " + e.getKey() + " (\\d+)").matcher(kernels);
             assertTrue(m.find(), e.getKey() + " is defined");
@@ -42,6 +42,11 @@ class KernelSourceTest {
     @Test
     void everyKernelTheBackendLaunchesIsDefined() {
         String kernels = KernelSource.resource("kernels/spillway_kernels.inc");
+        assertTrue(kernels.contains("SPW_KERNEL void spw_attention_##SUFFIX(")
+                && kernels.contains("SPW_KERNEL void spw_attention_split_##SUFFIX("), "one-pass and split attention per pair");
+        for (KernelTable.Fixed f : KernelTable.Fixed.values()) {
+            assertTrue(kernels.contains("SPW_KERNEL void " + f.kernel + "("), f.kernel);
+        }
         for (String fixed : new String[] {"spw_rms_norm", "spw_rope", "spw_swiglu", "spw_add", "spw_copy_rows"}) {
             assertTrue(kernels.contains("SPW_KERNEL void " + fixed + "("), fixed);
         }
@@ -57,7 +62,7 @@ class KernelSourceTest {
             String s = DeviceBackend.suffix(t);
             assertTrue(kernels.contains("SPW_DEFINE_KV_STORE(spw_kv_store_" + s + ","), "kv store of " + t);
             assertTrue(kernels.contains("SPW_DEFINE_ATTENTION_FOR_K(" + s + ")"), "attention with K in " + t);
-            assertTrue(kernels.contains("spw_attention_##KT##_" + s + ", spw_elem_##KT, spw_elem_" + s + ")"),
+            assertTrue(kernels.contains("SPW_DEFINE_ATTENTION(KT##_" + s + ", spw_elem_##KT, spw_elem_" + s + ")"),
                     "attention with V in " + t);
         }
     }

@@ -11,6 +11,7 @@ import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.backend.KvTransfer;
 import dev.spillway.engine.backend.RopeSpec;
+import dev.spillway.engine.backend.ScratchShape;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.offload.device.DeviceBackend;
 import java.lang.foreign.Arena;
@@ -222,22 +223,27 @@ class DeviceKvTransferTest extends DeviceAndCpu {
     // ---- scratch reservation -----------------------------------------------------------------------
 
     /**
-     * On a backend of its own: reserveScratch allocates exactly scratchBytes, rope batches up to the
-     * reserved size allocate nothing more (and still match the CPU), a larger reservation grows the
-     * table to its size, and the table lives until the last handle closes.
+     * On a backend of its own: reserveScratch allocates exactly the sizing's scratch (the RoPE table
+     * and the one-token attention's partials), rope batches up to the reserved size allocate nothing
+     * more (and still match the CPU), a larger reservation grows to its size, a smaller one changes
+     * nothing, and the scratch lives until the last handle closes.
      */
     @ParameterizedTest(name = "head_dim {0}, rotated {1}")
     @CsvSource({"64, 64", "64, 32"})
     void reserveScratchAllocatesTheRopeTableUpFront(int headDim, int rot) {
         RopeSpec spec = new RopeSpec(RopeSpec.Style.NEOX, rot, 10000f, 1f, null);
         int heads = 2, n = 16;
+        ScratchShape shape = new ScratchShape(n, 1000, rot / 2, heads, headDim, heads * headDim, 1);
+        long scratch = DeviceBackend.SIZING.scratchBytes(shape);
+        // (n, rot/2, 2) F32 and (heads, 4 splits of 256 keys, head_dim + 2) F32
+        assertEquals(8L * n * (rot / 2) + 4L * heads * 4 * (headDim + 2), scratch);
         try (DeviceBackend b = OpenClTestSupport.backend()) {
             Activations x = b.allocateActivations(n, heads * headDim);
             Activations y = b.allocateActivations(1, 4);
             long handles = b.allocatedBytes();
-            b.reserveScratch(n, spec);
-            assertEquals(handles + DeviceBackend.scratchBytes(n, spec), b.allocatedBytes(), "the reservation");
-            assertTrue(DeviceBackend.scratchBytes(n, spec) > 0);
+            b.reserveScratch(shape);
+            assertEquals(handles + scratch, b.allocatedBytes(), "the reservation");
+            assertEquals(scratch, b.scratchBytes());
 
             Random r = new Random(rot);
             try (Activations xc = cpu.allocateActivations(n, heads * headDim)) {
@@ -248,7 +254,7 @@ class DeviceKvTransferTest extends DeviceAndCpu {
                     cpu.write(xc, data, tokens);
                     b.rope(x, tokens, heads, headDim, pos, spec);
                     cpu.rope(xc, tokens, heads, headDim, pos, spec);
-                    assertEquals(handles + DeviceBackend.scratchBytes(n, spec), b.allocatedBytes(),
+                    assertEquals(handles + scratch, b.allocatedBytes(),
                             "rope of " + tokens + " tokens allocates nothing after the reservation");
                     float[] expected = read(cpu, xc, tokens);
                     float[] actual = read(b, x, tokens);
@@ -258,18 +264,19 @@ class DeviceKvTransferTest extends DeviceAndCpu {
                     pos += tokens;
                 }
             }
-            b.reserveScratch(n / 2, spec);   // smaller: nothing changes
-            assertEquals(handles + DeviceBackend.scratchBytes(n, spec), b.allocatedBytes());
-            b.reserveScratch(3 * n, spec);   // larger: the table grows to exactly the new size
-            assertEquals(handles + DeviceBackend.scratchBytes(3 * n, spec), b.allocatedBytes());
+            b.reserveScratch(new ScratchShape(n / 2, 500, rot / 2, heads, headDim, heads * headDim, 1));   // smaller: nothing changes
+            assertEquals(handles + scratch, b.allocatedBytes());
+            ScratchShape larger = new ScratchShape(3 * n, 1000, rot / 2, heads, headDim, heads * headDim, 1);
+            b.reserveScratch(larger);   // a larger batch: the table grows to exactly the new size
+            long largerScratch = DeviceBackend.SIZING.scratchBytes(larger);
+            assertTrue(largerScratch > scratch);
+            assertEquals(handles + largerScratch, b.allocatedBytes());
             long yBytes = y.allocatedBytes();
             y.close();
-            assertEquals(handles - yBytes + DeviceBackend.scratchBytes(3 * n, spec), b.allocatedBytes(),
-                    "the reservation survives while a handle is live");
+            assertEquals(handles - yBytes + largerScratch, b.allocatedBytes(), "the reservation survives while a handle is live");
             x.close();
             assertEquals(0, b.allocatedBytes(), "freed with the last handle");
-            assertThrows(IllegalArgumentException.class, () -> b.reserveScratch(-1, spec));
-            assertThrows(IllegalArgumentException.class, () -> DeviceBackend.scratchBytes(-1, spec));
+            assertThrows(IllegalArgumentException.class, () -> new ScratchShape(-1, 1000, rot / 2, heads, headDim, 0, 1));
         }
     }
 }
