@@ -3,6 +3,7 @@ package dev.spillway.engine.backend;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.TensorView;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /**
  * The seam between the model graph and the hardware that runs it.
@@ -87,6 +88,30 @@ public interface Backend extends AutoCloseable {
 
     /** out (n, w.rows) = in (n, w.cols) x w^T, for a weight w of w.rows rows of w.cols elements. */
     void matmul(Activations out, Activations in, Weight w, int nTokens);
+
+    /**
+     * {@code outs[i] (n, weights[i].rows) = in (n, cols) . weights[i]^T} for every i: weights that read
+     * the same input (Q, K and V; gate and up) as one op, so that a backend can run them in one launch
+     * and prepare the input once. The default runs {@link #matmul} for each.
+     *
+     * @throws IllegalArgumentException when the lists differ in length or are empty, or as {@link #matmul}
+     */
+    default void matmuls(List<Activations> outs, Activations in, List<Weight> weights, int nTokens) {
+        OpChecks.matmulLists(outs, weights);
+        for (int i = 0; i < outs.size(); i++) {
+            matmul(outs.get(i), in, weights.get(i), nTokens);
+        }
+    }
+
+    /**
+     * {@code out (n, w.rows) = (silu(gate) * up) (n, cols) . w^T}: the feed-forward block's SwiGLU
+     * feeding its down projection, as one op (a backend can gate the input as it reads it). The
+     * rows of {@code gate} may be overwritten. The default runs {@link #swiglu}, then {@link #matmul}.
+     */
+    default void swigluMatmul(Activations out, Activations gate, Activations up, Weight w, int nTokens) {
+        swiglu(gate, up, nTokens);
+        matmul(out, gate, w, nTokens);
+    }
 
     /**
      * Rotates the first {@code spec.rotatedDims()} elements of each of {@code headCount} heads of

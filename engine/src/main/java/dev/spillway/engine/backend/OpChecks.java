@@ -121,6 +121,23 @@ public final class OpChecks {
         rows(nTokens, in, "matmul");
     }
 
+    /** {@link Backend#matmuls}: one output per weight, at least one. */
+    public static void matmulLists(java.util.List<? extends Activations> outs, java.util.List<? extends Weight> weights) {
+        if (outs.isEmpty() || outs.size() != weights.size()) {
+            throw new IllegalArgumentException("matmuls: " + outs.size() + " outputs for " + weights.size()
+                    + " weights (one each, at least one)");
+        }
+    }
+
+    /** {@link Backend#swigluMatmul}: gate and up as {@link #elementwise}, out a buffer of its own. */
+    public static void swigluMatmul(Activations out, Activations gate, Activations up, Weight w, int nTokens) {
+        if (out == gate || out == up) {
+            throw new IllegalArgumentException("swigluMatmul: out must differ from gate and up");
+        }
+        elementwise(gate, up, nTokens, "swigluMatmul");
+        matmul(out, gate, w, nTokens);
+    }
+
     /** {@link Backend#rope}: heads tile the row, the rotated dims fit a head. */
     public static void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
         rows(nTokens, x, "rope");

@@ -1,6 +1,8 @@
 package dev.spillway.engine.backend;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -127,6 +129,51 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
     }
 
     @Override
+    public final void matmuls(List<Activations> outs, Activations in, List<Weight> weights, int nTokens) {
+        lock.lock();
+        try {
+            OpChecks.matmulLists(outs, weights);
+            A i = activations(in, "in");
+            List<A> os = new ArrayList<>(outs.size());
+            List<W> ws = new ArrayList<>(weights.size());
+            for (int k = 0; k < outs.size(); k++) {
+                A o = activations(outs.get(k), "outs[" + k + "]");
+                W wt = weight(weights.get(k), "weights[" + k + "]");
+                if (!supports(Op.MATMUL, wt.type())) {
+                    throw new IllegalArgumentException("matmuls: the " + name() + " backend has no kernel for " + wt);
+                }
+                OpChecks.matmul(o, i, wt, nTokens);
+                if (os.contains(o)) {
+                    throw new IllegalArgumentException("matmuls: outs[" + k + "] is also an earlier output");
+                }
+                os.add(o);
+                ws.add(wt);
+            }
+            runMatmuls(os, i, ws, nTokens);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public final void swigluMatmul(Activations out, Activations gate, Activations up, Weight w, int nTokens) {
+        lock.lock();
+        try {
+            A o = activations(out, "out");
+            A g = activations(gate, "gate");
+            A u = activations(up, "up");
+            W wt = weight(w, "w");
+            if (!supports(Op.MATMUL, wt.type())) {
+                throw new IllegalArgumentException("swigluMatmul: the " + name() + " backend has no kernel for " + wt);
+            }
+            OpChecks.swigluMatmul(o, g, u, wt, nTokens);
+            runSwigluMatmul(o, g, u, wt, nTokens);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
     public final void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
         Objects.requireNonNull(spec, "spec");
         lock.lock();
@@ -232,6 +279,22 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
 
     /** Called only for a weight type {@link #supports} {@link Op#MATMUL}. */
     protected abstract void runMatmul(A out, A in, W w, int nTokens);
+
+    /**
+     * {@link Backend#matmuls}, handles checked (distinct outputs, each fitting its weight). The default
+     * runs {@link #runMatmul} for each.
+     */
+    protected void runMatmuls(List<A> outs, A in, List<W> weights, int nTokens) {
+        for (int k = 0; k < outs.size(); k++) {
+            runMatmul(outs.get(k), in, weights.get(k), nTokens);
+        }
+    }
+
+    /** {@link Backend#swigluMatmul}, handles checked. The default runs the SwiGLU into gate, then the matmul. */
+    protected void runSwigluMatmul(A out, A gate, A up, W w, int nTokens) {
+        runElementwise(Op.SWIGLU, gate, up, nTokens);
+        runMatmul(out, gate, w, nTokens);
+    }
 
     protected abstract void runRope(A x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec);
 

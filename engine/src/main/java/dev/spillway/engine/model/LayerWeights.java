@@ -20,6 +20,16 @@ public record LayerWeights(
         Weight ffnDown      // (n_embd, n_ff)               blk.N.ffn_down.weight
 ) implements AutoCloseable {
 
+    /** Query, key and value: the weights that read the attention's normalized input. */
+    public List<Weight> qkv() {
+        return List.of(query, key, value);
+    }
+
+    /** Gate and up: the weights that read the feed-forward block's normalized input. */
+    public List<Weight> gateUp() {
+        return List.of(ffnGate, ffnUp);
+    }
+
     public List<Weight> all() {
         return List.of(attnNorm, query, key, value, attnOutput, ffnNorm, ffnGate, ffnUp, ffnDown);
     }

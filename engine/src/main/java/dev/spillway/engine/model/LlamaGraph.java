@@ -14,11 +14,12 @@ import dev.spillway.engine.tensor.TensorView;
  *  token ids ──► embedding rows (host) ──write──► x on layer 0's backend
  *  for each layer l, on backend B(l):                     (read/write x at each backend change)
  *      normed = rms_norm(x) * attn_norm
- *      q, k, v = normed · Wq, Wk, Wv ; rope(q), rope(k)
+ *      q, k, v = normed · Wq, Wk, Wv  (one matmuls op) ; rope(q), rope(k)
  *      kv_store(cache l, k, v) ; attn = attention(q, cache l)
  *      x += attn · Wo
  *      normed = rms_norm(x) * ffn_norm
- *      x += (silu(normed · Wgate) * (normed · Wup)) · Wdown
+ *      gate, up = normed · Wgate, Wup  (one matmuls op)
+ *      x += (silu(gate) * up) · Wdown  (one swigluMatmul op)
  *  last row of x (every row for forwardAll) ──(read/write those rows if the output backend differs)──►
  *      output backend: rms_norm * output_norm · Woutput ──read──► logits (host)
  * </pre>
@@ -124,9 +125,7 @@ public final class LlamaGraph {
         float eps = config.rmsEps();
         // attention
         b.rmsNorm(s.normed, s.x, w.attnNorm(), n, eps);
-        b.matmul(s.q, s.normed, w.query(), n);
-        b.matmul(s.k, s.normed, w.key(), n);
-        b.matmul(s.v, s.normed, w.value(), n);
+        b.matmuls(s.qkv, s.normed, w.qkv(), n);
         b.rope(s.q, n, attention.headCount(), attention.headDim(), startPos, config.rope());
         b.rope(s.k, n, attention.kvHeadCount(), attention.headDim(), startPos, config.rope());
         b.kvStore(cache, s.k, s.v, startPos, n);
@@ -135,10 +134,8 @@ public final class LlamaGraph {
         b.add(s.x, s.proj, n);
         // feed-forward
         b.rmsNorm(s.normed, s.x, w.ffnNorm(), n, eps);
-        b.matmul(s.gate, s.normed, w.ffnGate(), n);
-        b.matmul(s.up, s.normed, w.ffnUp(), n);
-        b.swiglu(s.gate, s.up, n);
-        b.matmul(s.proj, s.gate, w.ffnDown(), n);
+        b.matmuls(s.gateUp, s.normed, w.gateUp(), n);
+        b.swigluMatmul(s.proj, s.gate, s.up, w.ffnDown(), n);
         b.add(s.x, s.proj, n);
     }
 

@@ -67,6 +67,8 @@ public final class Workspace implements AutoCloseable {
         final Activations proj;    // (n_batch, n_embd)   attn_output / ffn_down result
         final Activations gate;    // (n_batch, n_ff)
         final Activations up;      // (n_batch, n_ff)
+        final List<Activations> qkv;     // q, k, v: the outputs of one matmuls
+        final List<Activations> gateUp;  // gate, up
 
         Buffers(Backend b, LlamaConfig c, int nBatch, List<AutoCloseable> owned) {
             List<Activations> a = allocate(b, layerBufferShapes(c, nBatch), owned);
@@ -79,6 +81,8 @@ public final class Workspace implements AutoCloseable {
             proj = a.get(6);
             gate = a.get(7);
             up = a.get(8);
+            qkv = List.of(q, k, v);
+            gateUp = List.of(gate, up);
         }
     }
 

@@ -18,6 +18,8 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 
@@ -136,6 +138,10 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     private final KernelArgs args = new KernelArgs();
     private final int[] grid = {1, 1, 1};
     private final int[] group = {1, 1, 1};
+    /** Weights one matmul launch takes (the kernels' out0..2 and w0..2). */
+    static final int MAX_FUSED = 3;
+    private final DeviceActivations[] launchOuts = new DeviceActivations[MAX_FUSED];
+    private final DeviceWeight[] launchWeights = new DeviceWeight[MAX_FUSED];
     private final int maxGroupsY;
     // Host staging (not device memory): token rows and logits, and the RoPE table's host side.
     private final HostStaging transfers = new HostStaging();
@@ -504,17 +510,73 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
 
     @Override
     protected void runMatmul(DeviceActivations o, DeviceActivations i, DeviceWeight wt, int nTokens) {
-        if (nTokens == 1) {   // generation: a team of work-items per row, each weight byte read once
-            DeviceRuntime.Kernel k = kernels.matvec(wt.type);
-            args.clear().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer).i32(wt.rows).i32(wt.cols).i64(wt.rowBytes);
-            launch(k, KernelGeometry.groups(wt.rows, KernelGeometry.MATVEC_ROWS), 1, KernelGeometry.MATVEC_GROUP);
-            return;
+        launchOuts[0] = o;
+        launchWeights[0] = wt;
+        launchMatmul(1, i, null, nTokens);
+    }
+
+    /** Weights of one type and width go {@value #MAX_FUSED} at a time into one launch; others alone. */
+    @Override
+    protected void runMatmuls(List<DeviceActivations> outs, DeviceActivations in, List<DeviceWeight> weights, int nTokens) {
+        int k = 0;
+        while (k < outs.size()) {
+            DeviceWeight first = weights.get(k);
+            int count = 0;
+            while (k + count < outs.size() && count < MAX_FUSED && weights.get(k + count).type == first.type
+                    && weights.get(k + count).cols == first.cols) {
+                launchOuts[count] = outs.get(k + count);
+                launchWeights[count] = weights.get(k + count);
+                count++;
+            }
+            launchMatmul(count, in, null, nTokens);
+            k += count;
         }
-        DeviceRuntime.Kernel k = kernels.matmul(wt.type);
-        int groupsY = tokenGroups(k, nTokens, KernelGeometry.MATMUL_TOKENS);
-        args.clear().buffer(o.buffer).buffer(i.buffer).buffer(wt.buffer).i32(wt.rows).i32(wt.cols).i64(wt.rowBytes)
-                .i32(nTokens);
-        launch(k, KernelGeometry.groups(wt.rows, KernelGeometry.MATMUL_ROWS), groupsY, KernelGeometry.MATMUL_GROUP);
+    }
+
+    /** One launch: the matmul kernels gate their input as they stage it. */
+    @Override
+    protected void runSwigluMatmul(DeviceActivations out, DeviceActivations gate, DeviceActivations up, DeviceWeight w,
+                                   int nTokens) {
+        launchOuts[0] = out;
+        launchWeights[0] = w;
+        launchMatmul(1, gate, up, nTokens);
+    }
+
+    /**
+     * One launch of the mat-vec (one token) or the tiled matmul for {@link #launchOuts}/{@link
+     * #launchWeights} [0, count), which share type and width; with {@code up}, the input is
+     * silu(in) * up. The kernels take three weights: absent ones have 0 rows (their buffers repeat the first).
+     */
+    private void launchMatmul(int count, DeviceActivations in, DeviceActivations up, int nTokens) {
+        try {
+            DeviceWeight w0 = launchWeights[0];
+            boolean one = nTokens == 1;   // generation: a team of work-items per row, each weight byte read once
+            DeviceRuntime.Kernel k = one ? kernels.matvec(w0.type) : kernels.matmul(w0.type);
+            int perGroup = one ? KernelGeometry.MATVEC_ROWS : KernelGeometry.MATMUL_ROWS;
+            int groupsY = one ? 1 : tokenGroups(k, nTokens, KernelGeometry.MATMUL_TOKENS);
+            int groupsX = 0;
+            args.clear();
+            for (int j = 0; j < MAX_FUSED; j++) {
+                args.buffer((j < count ? launchOuts[j] : launchOuts[0]).buffer);
+            }
+            args.buffer(in.buffer).buffer((up != null ? up : in).buffer);
+            for (int j = 0; j < MAX_FUSED; j++) {
+                args.buffer((j < count ? launchWeights[j] : w0).buffer);
+            }
+            for (int j = 0; j < MAX_FUSED; j++) {
+                int rows = j < count ? launchWeights[j].rows : 0;
+                args.i32(rows);
+                groupsX += KernelGeometry.groups(rows, perGroup);
+            }
+            args.i32(w0.cols).i64(w0.rowBytes).i32(up != null ? 1 : 0);
+            if (!one) {
+                args.i32(nTokens);
+            }
+            launch(k, groupsX, groupsY, one ? KernelGeometry.MATVEC_GROUP : KernelGeometry.MATMUL_GROUP);
+        } finally {
+            Arrays.fill(launchOuts, null);
+            Arrays.fill(launchWeights, null);
+        }
     }
 
     @Override

@@ -236,6 +236,37 @@ class DeviceBackendSeamTest {
         }
     }
 
+    /**
+     * Weights of one type and width that read one input go into one launch, three at most; a change
+     * of type starts another. The SwiGLU feeding a matmul is one launch, no spw_swiglu.
+     */
+    @Test
+    void matmulsOfOneTypeAreOneLaunchAndTheSwigluRidesTheMatmul() {
+        FakeRuntime rt = new FakeRuntime(1L << 30);
+        try (DeviceBackend b = new DeviceBackend(rt, DeviceBackend.Options.defaults())) {
+            Activations in = b.allocateActivations(2, 8);
+            Activations up = b.allocateActivations(2, 8);
+            List<Activations> outs = new ArrayList<>();
+            List<Weight> ws = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                outs.add(b.allocateActivations(2, 8));
+                ws.add(b.loadWeight(tensor("w" + i, 8, 8)));
+            }
+            b.matmuls(outs.subList(0, 3), in, ws.subList(0, 3), 1);
+            assertEquals(List.of("spw_matvec_f32"), rt.launched, "Q, K, V: one launch");
+            rt.launched.clear();
+            b.matmuls(outs, in, ws, 2);
+            assertEquals(List.of("spw_matmul_f32", "spw_matmul_f32"), rt.launched, "five weights: three, then two");
+            rt.launched.clear();
+            b.swigluMatmul(outs.get(0), in, up, ws.get(0), 2);
+            assertEquals(List.of("spw_matmul_f32"), rt.launched);
+            assertThrows(IllegalArgumentException.class, () -> b.matmuls(outs.subList(0, 2), in, ws.subList(0, 3), 1));
+            assertThrows(IllegalArgumentException.class, () -> b.matmuls(List.of(outs.get(0), outs.get(0)), in,
+                    ws.subList(0, 2), 1), "one output twice");
+            assertThrows(IllegalArgumentException.class, () -> b.swigluMatmul(in, in, up, ws.get(0), 1), "out is gate");
+        }
+    }
+
     @Test
     void aBatchBeyondTheGridIsRefusedNamingTheBatchSize() {
         FakeRuntime rt = new FakeRuntime(1L << 30);

@@ -28,6 +28,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every op of the OpenCL device backend against the CPU backend on the same inputs, in every type
@@ -122,6 +123,84 @@ class DeviceOpsTest extends DeviceAndCpu {
             }
             return 1e-5 * abs + 1e-6;
         });
+    }
+
+    /** A weight on both backends, with its decoded values (row-major, rows x cols). */
+    private record Loaded(Weight cpu, Weight dev, float[] decoded) {
+    }
+
+    private Loaded load(Random r, GgmlType type, int rows, int cols) {
+        TensorView w = new TensorView("w", type, new long[] {cols, rows}, Quants.quantize(type, gaussian(r, rows * cols, 0.5f)));
+        return new Loaded(own(cpu.loadWeight(w)), own(device.loadWeight(w)), Quants.dequantize(type, w.data(), rows * cols));
+    }
+
+    /** The matmul tolerance above for output (t, row) of x (n, cols) times the decoded weight. */
+    private static double matmulBound(float[] decoded, float[] x, int cols, int t, int row) {
+        double abs = 0;
+        for (int c = 0; c < cols; c++) {
+            abs += Math.abs((double) decoded[row * cols + c] * x[t * cols + c]);
+        }
+        return 1e-5 * abs + 1e-6;
+    }
+
+    /**
+     * Weights that read one input in one op: three of one type (Q, K, V: one launch), then four whose
+     * types change (launched in runs of one type, three at most). Each output within the matmul
+     * tolerance of the CPU's one-by-one products, for one token (the mat-vec) and 33 (the tiled matmul).
+     */
+    @ParameterizedTest(name = "{0} tokens")
+    @ValueSource(ints = {1, 33})
+    void matmulsMatchTheCpu(int n) {
+        Random r = new Random(n);
+        int cols = 256;
+        List<List<Object[]>> sets = List.of(
+                List.of(new Object[] {GgmlType.Q8_0, 40}, new Object[] {GgmlType.Q8_0, 9}, new Object[] {GgmlType.Q8_0, 9}),
+                List.of(new Object[] {GgmlType.Q4_0, 20}, new Object[] {GgmlType.Q4_0, 70}, new Object[] {GgmlType.F16, 13},
+                        new Object[] {GgmlType.Q4_K, 8}));
+        float[] x = gaussian(r, n * cols, 1f);
+        Pair in = activations(n, cols, x);
+        for (List<Object[]> set : sets) {
+            List<Loaded> ws = new ArrayList<>();
+            List<Pair> outs = new ArrayList<>();
+            for (Object[] spec : set) {
+                ws.add(load(r, (GgmlType) spec[0], (Integer) spec[1], cols));
+                outs.add(activations(n, (Integer) spec[1], null));
+            }
+            cpu.matmuls(outs.stream().map(Pair::cpu).toList(), in.cpu, ws.stream().map(Loaded::cpu).toList(), n);
+            device.matmuls(outs.stream().map(Pair::dev).toList(), in.dev, ws.stream().map(Loaded::dev).toList(), n);
+            for (int k = 0; k < set.size(); k++) {
+                int rows = (Integer) set.get(k)[1];
+                float[] decoded = ws.get(k).decoded();
+                assertClose(outs.get(k), n, "matmuls output " + k + " (" + set.get(k)[0] + ")",
+                        i -> matmulBound(decoded, x, cols, i / rows, i % rows));
+            }
+        }
+    }
+
+    /**
+     * The down projection reading silu(gate) * up as it stages its input, against the CPU's swiglu then
+     * matmul: the matmul tolerance over the gated input, plus 1e-6 relative for exp's last bits.
+     */
+    @ParameterizedTest(name = "{0} tokens")
+    @ValueSource(ints = {1, 33})
+    void swigluMatmulMatchesTheCpu(int n) {
+        Random r = new Random(100 + n);
+        int cols = 1056, rows = 37;
+        float[] g = gaussian(r, n * cols, 2f);
+        float[] u = gaussian(r, n * cols, 1f);
+        float[] gated = new float[g.length];
+        for (int i = 0; i < g.length; i++) {
+            gated[i] = (float) (g[i] / (1 + Math.exp(-g[i])) * u[i]);
+        }
+        Loaded w = load(r, GgmlType.Q8_0, rows, cols);   // 33 blocks: past one staged tile of 1024
+        Pair gate = activations(n, cols, g);
+        Pair up = activations(n, cols, u);
+        Pair out = activations(n, rows, null);
+        cpu.swigluMatmul(out.cpu, gate.cpu, up.cpu, w.cpu(), n);
+        device.swigluMatmul(out.dev, gate.dev, up.dev, w.dev(), n);
+        assertClose(out, n, "swigluMatmul", i -> 1.1 * matmulBound(w.decoded(), gated, cols, i / rows, i % rows));
+        float[] upAfter = read(device, up.dev, n);
+        assertEquals(java.util.Arrays.toString(u), java.util.Arrays.toString(upAfter), "up is read, not written");
     }
 
     // ---- row ops ----------------------------------------------------------------------------------
