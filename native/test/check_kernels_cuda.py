@@ -82,7 +82,8 @@ chk('rms_norm', o.get(), x / np.sqrt((x.astype(np.float64)**2).mean(1, keepdims=
 for neox in (0, 1):
     n, H, hd, rot = 5, 3, 64, 48; x = R.standard_normal((n, H, hd)).astype(np.float32); th = R.uniform(-50, 50, (n, rot//2))
     cs = np.stack([np.cos(th), np.sin(th)], -1).astype(np.float32); xd = cp.asarray(x)
-    run('spw_rope', ((H*rot//2 + 255)//256, n, 1), (256, 1, 1), xd, cp.asarray(cs), np.int32(H), np.int32(hd), np.int32(rot), np.int32(neox))
+    run('spw_rope', ((H*rot//2 + 255)//256, n, 1), (256, 1, 1), xd, xd, cp.asarray(cs), np.int32(H), np.int32(0), np.int32(hd),
+        np.int32(rot), np.int32(neox))
     a = np.arange(rot//2) if neox else 2*np.arange(rot//2); b = a + rot//2 if neox else a + 1; e = x.copy()
     c, s = cs[:, None, :, 0], cs[:, None, :, 1]
     e[:, :, a] = x[:, :, a]*c - x[:, :, b]*s; e[:, :, b] = x[:, :, b]*c + x[:, :, a]*s

@@ -104,6 +104,18 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * {@code normed = rmsNorm(x) * gamma}, then {@link #matmuls matmuls(outs, normed, weights)}: a norm
+     * feeding the matmuls that read it, as one op (a backend can normalize as it reads {@code x}).
+     * {@code normed} is scratch: its rows may or may not be written. The default runs {@link #rmsNorm},
+     * then {@link #matmuls}.
+     */
+    default void rmsNormMatmuls(Activations normed, Activations x, Weight gamma, float eps, List<Activations> outs,
+                                List<Weight> weights, int nTokens) {
+        rmsNorm(normed, x, gamma, nTokens, eps);
+        matmuls(outs, normed, weights, nTokens);
+    }
+
+    /**
      * {@code out (n, w.rows) = (silu(gate) * up) (n, cols) . w^T}: the feed-forward block's SwiGLU
      * feeding its down projection, as one op (a backend can gate the input as it reads it). The
      * rows of {@code gate} may be overwritten. The default runs {@link #swiglu}, then {@link #matmul}.
@@ -119,6 +131,15 @@ public interface Backend extends AutoCloseable {
      * {@code t} is at position {@code startPos + t}.
      */
     void rope(Activations x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec);
+
+    /**
+     * {@link #rope} of q ({@code attention.headCount()} heads) and of k ({@code kvHeadCount()} heads) at
+     * the same positions, as one op (one launch on a device). The default runs {@link #rope} twice.
+     */
+    default void ropeQk(Activations q, Activations k, int nTokens, AttentionShape attention, int startPos, RopeSpec spec) {
+        rope(q, nTokens, attention.headCount(), attention.headDim(), startPos, spec);
+        rope(k, nTokens, attention.kvHeadCount(), attention.headDim(), startPos, spec);
+    }
 
     /** Stores k (n, kvDim) and v (n, kvDim) as cache rows {@code startPos .. startPos+n-1}. */
     void kvStore(KvCache cache, Activations k, Activations v, int startPos, int nTokens);

@@ -132,26 +132,55 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
     public final void matmuls(List<Activations> outs, Activations in, List<Weight> weights, int nTokens) {
         lock.lock();
         try {
-            OpChecks.matmulLists(outs, weights);
             A i = activations(in, "in");
             List<A> os = new ArrayList<>(outs.size());
             List<W> ws = new ArrayList<>(weights.size());
-            for (int k = 0; k < outs.size(); k++) {
-                A o = activations(outs.get(k), "outs[" + k + "]");
-                W wt = weight(weights.get(k), "weights[" + k + "]");
-                if (!supports(Op.MATMUL, wt.type())) {
-                    throw new IllegalArgumentException("matmuls: the " + name() + " backend has no kernel for " + wt);
-                }
-                OpChecks.matmul(o, i, wt, nTokens);
-                if (os.contains(o)) {
-                    throw new IllegalArgumentException("matmuls: outs[" + k + "] is also an earlier output");
-                }
-                os.add(o);
-                ws.add(wt);
-            }
+            checkMatmuls(outs, i, weights, nTokens, os, ws);
             runMatmuls(os, i, ws, nTokens);
         } finally {
             lock.unlock();
+        }
+    }
+
+    @Override
+    public final void rmsNormMatmuls(Activations normed, Activations x, Weight gamma, float eps, List<Activations> outs,
+                                     List<Weight> weights, int nTokens) {
+        lock.lock();
+        try {
+            A n = activations(normed, "normed");
+            A i = activations(x, "x");
+            W g = weight(gamma, "gamma");
+            if (n == i) {
+                throw new IllegalArgumentException("rmsNormMatmuls: normed and x must be different buffers");
+            }
+            OpChecks.rmsNorm(n, i, g, nTokens);
+            List<A> os = new ArrayList<>(outs.size());
+            List<W> ws = new ArrayList<>(weights.size());
+            checkMatmuls(outs, n, weights, nTokens, os, ws);
+            if (os.contains(i)) {
+                throw new IllegalArgumentException("rmsNormMatmuls: an output is x");
+            }
+            runRmsNormMatmuls(n, i, g, eps, os, ws, nTokens);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Resolves and checks the (out, weight) pairs of a matmuls reading {@code in} into {@code os} and {@code ws}. */
+    private void checkMatmuls(List<Activations> outs, A in, List<Weight> weights, int nTokens, List<A> os, List<W> ws) {
+        OpChecks.matmulLists(outs, weights);
+        for (int k = 0; k < outs.size(); k++) {
+            A o = activations(outs.get(k), "outs[" + k + "]");
+            W wt = weight(weights.get(k), "weights[" + k + "]");
+            if (!supports(Op.MATMUL, wt.type())) {
+                throw new IllegalArgumentException("matmuls: the " + name() + " backend has no kernel for " + wt);
+            }
+            OpChecks.matmul(o, in, wt, nTokens);
+            if (os.contains(o)) {
+                throw new IllegalArgumentException("matmuls: outs[" + k + "] is also an earlier output");
+            }
+            os.add(o);
+            ws.add(wt);
         }
     }
 
@@ -181,6 +210,24 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
             A a = activations(x, "x");
             OpChecks.rope(a, nTokens, headCount, headDim, startPos, spec);
             runRope(a, nTokens, headCount, headDim, startPos, spec);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    @Override
+    public final void ropeQk(Activations q, Activations k, int nTokens, AttentionShape attention, int startPos, RopeSpec spec) {
+        Objects.requireNonNull(spec, "spec");
+        lock.lock();
+        try {
+            A qa = activations(q, "q");
+            A ka = activations(k, "k");
+            if (qa == ka) {
+                throw new IllegalArgumentException("ropeQk: q and k must be different buffers");
+            }
+            OpChecks.rope(qa, nTokens, attention.headCount(), attention.headDim(), startPos, spec);
+            OpChecks.rope(ka, nTokens, attention.kvHeadCount(), attention.headDim(), startPos, spec);
+            runRopeQk(qa, ka, nTokens, attention, startPos, spec);
         } finally {
             lock.unlock();
         }
@@ -290,6 +337,12 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
         }
     }
 
+    /** {@link Backend#rmsNormMatmuls}, handles checked. The default writes normed, then runs the matmuls. */
+    protected void runRmsNormMatmuls(A normed, A x, W gamma, float eps, List<A> outs, List<W> weights, int nTokens) {
+        runRmsNorm(normed, x, gamma, nTokens, eps);
+        runMatmuls(outs, normed, weights, nTokens);
+    }
+
     /** {@link Backend#swigluMatmul}, handles checked. The default runs the SwiGLU into gate, then the matmul. */
     protected void runSwigluMatmul(A out, A gate, A up, W w, int nTokens) {
         runElementwise(Op.SWIGLU, gate, up, nTokens);
@@ -297,6 +350,12 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
     }
 
     protected abstract void runRope(A x, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec);
+
+    /** {@link Backend#ropeQk}, handles checked. The default runs {@link #runRope} on q, then on k. */
+    protected void runRopeQk(A q, A k, int nTokens, AttentionShape attention, int startPos, RopeSpec spec) {
+        runRope(q, nTokens, attention.headCount(), attention.headDim(), startPos, spec);
+        runRope(k, nTokens, attention.kvHeadCount(), attention.headDim(), startPos, spec);
+    }
 
     protected abstract void runKvStore(K cache, A k, A v, int startPos, int nTokens);
 

@@ -5,6 +5,7 @@ import dev.spillway.engine.backend.Backend;
 import dev.spillway.engine.backend.KvCache;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
+import java.util.List;
 
 /**
  * The llama forward pass, written once against the {@link Backend} ops.
@@ -13,12 +14,11 @@ import dev.spillway.engine.tensor.TensorView;
  * <pre>
  *  token ids ──► embedding rows (host) ──write──► x on layer 0's backend
  *  for each layer l, on backend B(l):                     (read/write x at each backend change)
- *      normed = rms_norm(x) * attn_norm
- *      q, k, v = normed · Wq, Wk, Wv  (one matmuls op) ; rope(q), rope(k)
+ *      normed = rms_norm(x) * attn_norm ; q, k, v = normed · Wq, Wk, Wv  (one rmsNormMatmuls op)
+ *      rope(q), rope(k)
  *      kv_store(cache l, k, v) ; attn = attention(q, cache l)
  *      x += attn · Wo
- *      normed = rms_norm(x) * ffn_norm
- *      gate, up = normed · Wgate, Wup  (one matmuls op)
+ *      normed = rms_norm(x) * ffn_norm ; gate, up = normed · Wgate, Wup  (one rmsNormMatmuls op)
  *      x += (silu(gate) * up) · Wdown  (one swigluMatmul op)
  *  last row of x (every row for forwardAll) ──(read/write those rows if the output backend differs)──►
  *      output backend: rms_norm * output_norm · Woutput ──read──► logits (host)
@@ -115,8 +115,8 @@ public final class LlamaGraph {
             current.read(last.proj, ws.hostRows, outRows);
             out.write(head.last, ws.hostRows, outRows);
         }
-        out.rmsNorm(head.normed, head.last, weights.outputNorm(), outRows, config.rmsEps());
-        out.matmul(head.logits, head.normed, weights.output(), outRows);
+        out.rmsNormMatmuls(head.normed, head.last, weights.outputNorm(), config.rmsEps(), List.of(head.logits),
+                List.of(weights.output()), outRows);
         out.read(head.logits, logits, outRows);
     }
 
@@ -124,17 +124,14 @@ public final class LlamaGraph {
     private void layer(Backend b, Workspace.Buffers s, LayerWeights w, KvCache cache, int startPos, int n) {
         float eps = config.rmsEps();
         // attention
-        b.rmsNorm(s.normed, s.x, w.attnNorm(), n, eps);
-        b.matmuls(s.qkv, s.normed, w.qkv(), n);
-        b.rope(s.q, n, attention.headCount(), attention.headDim(), startPos, config.rope());
-        b.rope(s.k, n, attention.kvHeadCount(), attention.headDim(), startPos, config.rope());
+        b.rmsNormMatmuls(s.normed, s.x, w.attnNorm(), eps, s.qkv, w.qkv(), n);
+        b.ropeQk(s.q, s.k, n, attention, startPos, config.rope());
         b.kvStore(cache, s.k, s.v, startPos, n);
         b.attention(s.attn, s.q, cache, attention, startPos, n);
         b.matmul(s.proj, s.attn, w.attnOutput(), n);
         b.add(s.x, s.proj, n);
         // feed-forward
-        b.rmsNorm(s.normed, s.x, w.ffnNorm(), n, eps);
-        b.matmuls(s.gateUp, s.normed, w.gateUp(), n);
+        b.rmsNormMatmuls(s.normed, s.x, w.ffnNorm(), eps, s.gateUp, w.gateUp(), n);
         b.swigluMatmul(s.proj, s.gate, s.up, w.ffnDown(), n);
         b.add(s.x, s.proj, n);
     }

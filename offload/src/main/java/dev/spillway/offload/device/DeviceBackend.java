@@ -140,6 +140,8 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     private final int[] group = {1, 1, 1};
     /** Weights one matmul launch takes (the kernels' out0..2 and w0..2). */
     static final int MAX_FUSED = 3;
+    /** The matmul kernels' input modes ({@code SPW_INPUT_*}). */
+    static final int INPUT_PLAIN = 0, INPUT_GATED = 1, INPUT_NORMED = 2;
     private final DeviceActivations[] launchOuts = new DeviceActivations[MAX_FUSED];
     private final DeviceWeight[] launchWeights = new DeviceWeight[MAX_FUSED];
     private final int maxGroupsY;
@@ -512,12 +514,25 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     protected void runMatmul(DeviceActivations o, DeviceActivations i, DeviceWeight wt, int nTokens) {
         launchOuts[0] = o;
         launchWeights[0] = wt;
-        launchMatmul(1, i, null, nTokens);
+        launchMatmul(1, i, null, null, 0f, nTokens);
     }
 
     /** Weights of one type and width go {@value #MAX_FUSED} at a time into one launch; others alone. */
     @Override
     protected void runMatmuls(List<DeviceActivations> outs, DeviceActivations in, List<DeviceWeight> weights, int nTokens) {
+        launchRuns(outs, in, weights, null, 0f, nTokens);
+    }
+
+    /** The matmuls normalize x as they stage it (normed is not written). */
+    @Override
+    protected void runRmsNormMatmuls(DeviceActivations normed, DeviceActivations x, DeviceWeight gamma, float eps,
+                                     List<DeviceActivations> outs, List<DeviceWeight> weights, int nTokens) {
+        launchRuns(outs, x, weights, gamma, eps, nTokens);
+    }
+
+    /** Runs of one weight type and width, {@value #MAX_FUSED} at most, each one launch. */
+    private void launchRuns(List<DeviceActivations> outs, DeviceActivations in, List<DeviceWeight> weights, DeviceWeight gamma,
+                            float eps, int nTokens) {
         int k = 0;
         while (k < outs.size()) {
             DeviceWeight first = weights.get(k);
@@ -528,7 +543,7 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
                 launchWeights[count] = weights.get(k + count);
                 count++;
             }
-            launchMatmul(count, in, null, nTokens);
+            launchMatmul(count, in, null, gamma, eps, nTokens);
             k += count;
         }
     }
@@ -539,15 +554,16 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
                                    int nTokens) {
         launchOuts[0] = out;
         launchWeights[0] = w;
-        launchMatmul(1, gate, up, nTokens);
+        launchMatmul(1, gate, up, null, 0f, nTokens);
     }
 
     /**
      * One launch of the mat-vec (one token) or the tiled matmul for {@link #launchOuts}/{@link
      * #launchWeights} [0, count), which share type and width; with {@code up}, the input is
-     * silu(in) * up. The kernels take three weights: absent ones have 0 rows (their buffers repeat the first).
+     * silu(in) * up; with {@code gamma}, it is rmsNorm(in) * gamma. The kernels take three weights:
+     * absent ones have 0 rows (their buffers repeat the first).
      */
-    private void launchMatmul(int count, DeviceActivations in, DeviceActivations up, int nTokens) {
+    private void launchMatmul(int count, DeviceActivations in, DeviceActivations up, DeviceWeight gamma, float eps, int nTokens) {
         try {
             DeviceWeight w0 = launchWeights[0];
             boolean one = nTokens == 1;   // generation: a team of work-items per row, each weight byte read once
@@ -568,7 +584,8 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
                 args.i32(rows);
                 groupsX += KernelGeometry.groups(rows, perGroup);
             }
-            args.i32(w0.cols).i64(w0.rowBytes).i32(up != null ? 1 : 0);
+            int mode = up != null ? INPUT_GATED : gamma != null ? INPUT_NORMED : INPUT_PLAIN;
+            args.i32(w0.cols).i64(w0.rowBytes).buffer(gamma != null ? gamma.buffer : in.buffer).f32(eps).i32(mode);
             if (!one) {
                 args.i32(nTokens);
             }
@@ -581,6 +598,19 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
 
     @Override
     protected void runRope(DeviceActivations a, int nTokens, int headCount, int headDim, int startPos, RopeSpec spec) {
+        launchRope(a, headCount, a, 0, nTokens, headDim, startPos, spec);
+    }
+
+    /** q and k in one launch. */
+    @Override
+    protected void runRopeQk(DeviceActivations q, DeviceActivations k, int nTokens, AttentionShape attention, int startPos,
+                             RopeSpec spec) {
+        launchRope(q, attention.headCount(), k, attention.kvHeadCount(), nTokens, attention.headDim(), startPos, spec);
+    }
+
+    /** spw_rope over x's heads, then x2's ({@code heads2} = 0: x alone). */
+    private void launchRope(DeviceActivations x, int heads, DeviceActivations x2, int heads2, int nTokens, int headDim,
+                            int startPos, RopeSpec spec) {
         if (nTokens == 0) {
             return;
         }
@@ -588,9 +618,9 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
         int groupsY = tokenGroups(k, nTokens, 1);   // before the table is built for the batch
         DeviceBuffer table = ropeTable(spec, startPos, nTokens);
         int pairs = spec.rotatedDims() / 2;
-        args.clear().buffer(a.buffer).buffer(table).i32(headCount).i32(headDim).i32(spec.rotatedDims())
-                .i32(spec.style() == RopeSpec.Style.NEOX ? 1 : 0);
-        launch(k, KernelGeometry.groups((long) headCount * pairs, KernelGeometry.ROW_GROUP), groupsY, KernelGeometry.ROW_GROUP);
+        args.clear().buffer(x.buffer).buffer(x2.buffer).buffer(table).i32(heads).i32(heads2).i32(headDim)
+                .i32(spec.rotatedDims()).i32(spec.style() == RopeSpec.Style.NEOX ? 1 : 0);
+        launch(k, KernelGeometry.groups((long) (heads + heads2) * pairs, KernelGeometry.ROW_GROUP), groupsY, KernelGeometry.ROW_GROUP);
     }
 
     /**

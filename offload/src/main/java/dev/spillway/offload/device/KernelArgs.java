@@ -11,8 +11,8 @@ import java.util.Objects;
  * list without allocating. Not thread-safe; {@link DeviceBackend} keeps one and fills it under its lock.
  */
 public final class KernelArgs {
-    /** The most arguments a launch takes (the kernels take at most 11). */
-    public static final int CAPACITY = 16;
+    /** The most arguments a launch takes (the kernels take at most 17: the tiled matmul). */
+    public static final int CAPACITY = 24;
 
     /** What an argument is: {@code BUFFER} a device pointer, {@code I32} a C {@code int}, {@code I64} {@code spw_i64}, {@code F32} a {@code float}. */
     public enum Kind {

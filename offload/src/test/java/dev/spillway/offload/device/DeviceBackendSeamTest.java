@@ -238,10 +238,11 @@ class DeviceBackendSeamTest {
 
     /**
      * Weights of one type and width that read one input go into one launch, three at most; a change
-     * of type starts another. The SwiGLU feeding a matmul is one launch, no spw_swiglu.
+     * of type starts another. The SwiGLU feeding a matmul is one launch, no spw_swiglu; the RMS norm
+     * feeding matmuls is one launch, no spw_rms_norm.
      */
     @Test
-    void matmulsOfOneTypeAreOneLaunchAndTheSwigluRidesTheMatmul() {
+    void matmulsOfOneTypeAreOneLaunchAndTheNormAndSwigluRideTheMatmul() {
         FakeRuntime rt = new FakeRuntime(1L << 30);
         try (DeviceBackend b = new DeviceBackend(rt, DeviceBackend.Options.defaults())) {
             Activations in = b.allocateActivations(2, 8);
@@ -260,6 +261,15 @@ class DeviceBackendSeamTest {
             rt.launched.clear();
             b.swigluMatmul(outs.get(0), in, up, ws.get(0), 2);
             assertEquals(List.of("spw_matmul_f32"), rt.launched);
+            rt.launched.clear();
+            Weight gamma = b.loadWeight(new TensorView("g", GgmlType.F32, new long[] {8}, MemorySegment.ofArray(new float[8])));
+            b.rmsNormMatmuls(up, in, gamma, 1e-5f, outs.subList(0, 2), ws.subList(0, 2), 1);
+            assertEquals(List.of("spw_matvec_f32"), rt.launched, "the norm rides the matmuls: no spw_rms_norm");
+            assertThrows(IllegalArgumentException.class, () -> b.rmsNormMatmuls(up, in, gamma, 1e-5f, List.of(in),
+                    ws.subList(0, 1), 1), "an output is x");
+            rt.launched.clear();
+            b.ropeQk(in, up, 1, new AttentionShape(1, 1, 8, 0.5f), 0, ROPE);   // q and k of one head of 8
+            assertEquals(List.of("spw_rope"), rt.launched, "q and k: one launch");
             assertThrows(IllegalArgumentException.class, () -> b.matmuls(outs.subList(0, 2), in, ws.subList(0, 3), 1));
             assertThrows(IllegalArgumentException.class, () -> b.matmuls(List.of(outs.get(0), outs.get(0)), in,
                     ws.subList(0, 2), 1), "one output twice");

@@ -30,6 +30,15 @@ class KernelSourceTest {
                 "SPW_MT_TOKENS", KernelGeometry.MATMUL_TOKENS, "SPW_MT_WG", KernelGeometry.MATMUL_GROUP,
                 "SPW_NORM_WG", KernelGeometry.NORM_GROUP, "SPW_ATTN_WG", KernelGeometry.ATTENTION_GROUP,
                 "SPW_ROW_WG", KernelGeometry.ROW_GROUP, "SPW_ATTN_SPLIT", KernelGeometry.ATTENTION_SPLIT_KEYS);
+        assertTrue(kernels.contains("int rows0, int rows1, int rows2,") && DeviceBackend.MAX_FUSED == 3,
+                "the matmul kernels take three weights, as the host fills them");
+        Map<String, Integer> modes = Map.of("SPW_INPUT_PLAIN", DeviceBackend.INPUT_PLAIN, "SPW_INPUT_GATED",
+                DeviceBackend.INPUT_GATED, "SPW_INPUT_NORMED", DeviceBackend.INPUT_NORMED);
+        for (var e : modes.entrySet()) {
+            Matcher m = Pattern.compile("#define " + e.getKey() + " (\\d+)").matcher(kernels);
+            assertTrue(m.find(), e.getKey() + " is defined");
+            assertEquals(e.getValue(), Integer.parseInt(m.group(1)), e.getKey());
+        }
         for (var e : expected.entrySet()) {
             Matcher m = Pattern.compile("#define " + e.getKey() + " (\\d+)").matcher(kernels);
             assertTrue(m.find(), e.getKey() + " is defined");

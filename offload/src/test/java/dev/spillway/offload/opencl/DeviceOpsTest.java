@@ -178,6 +178,47 @@ class DeviceOpsTest extends DeviceAndCpu {
     }
 
     /**
+     * The RMS norm feeding the matmuls that read it (Q, K, V: one launch that normalizes as it stages
+     * its input) against the CPU's rmsNorm then matmuls: the matmul tolerance over the normalized
+     * input, 1.1 times for the norm's own rounding.
+     */
+    @ParameterizedTest(name = "{0} tokens")
+    @ValueSource(ints = {1, 33})
+    void rmsNormMatmulsMatchTheCpu(int n) {
+        Random r = new Random(200 + n);
+        int cols = 1088;   // 34 blocks: past one staged tile of 1024
+        float[] x = gaussian(r, n * cols, 3f);
+        float[] g = gaussian(r, cols, 1f);
+        float[] normed = new float[x.length];
+        for (int t = 0; t < n; t++) {
+            double ss = 0;
+            for (int c = 0; c < cols; c++) {
+                ss += (double) x[t * cols + c] * x[t * cols + c];
+            }
+            double scale = 1 / Math.sqrt(ss / cols + 1e-5);
+            for (int c = 0; c < cols; c++) {
+                normed[t * cols + c] = (float) (x[t * cols + c] * scale * g[c]);
+            }
+        }
+        TensorView gamma = new TensorView("gamma", GgmlType.F32, new long[] {cols}, Quants.quantize(GgmlType.F32, g));
+        Weight gc = own(cpu.loadWeight(gamma));
+        Weight gd = own(device.loadWeight(gamma));
+        List<Loaded> ws = List.of(load(r, GgmlType.Q8_0, 40, cols), load(r, GgmlType.Q8_0, 9, cols), load(r, GgmlType.Q8_0, 9, cols));
+        Pair in = activations(n, cols, x);
+        Pair scratch = activations(n, cols, null);
+        List<Pair> outs = List.of(activations(n, 40, null), activations(n, 9, null), activations(n, 9, null));
+        cpu.rmsNormMatmuls(scratch.cpu, in.cpu, gc, 1e-5f, outs.stream().map(Pair::cpu).toList(),
+                ws.stream().map(Loaded::cpu).toList(), n);
+        device.rmsNormMatmuls(scratch.dev, in.dev, gd, 1e-5f, outs.stream().map(Pair::dev).toList(),
+                ws.stream().map(Loaded::dev).toList(), n);
+        for (int k = 0; k < 3; k++) {
+            int rows = outs.get(k).cpu.cols();
+            float[] decoded = ws.get(k).decoded();
+            assertClose(outs.get(k), n, "rmsNormMatmuls output " + k, i -> 1.1 * matmulBound(decoded, normed, cols, i / rows, i % rows));
+        }
+    }
+
+    /**
      * The down projection reading silu(gate) * up as it stages its input, against the CPU's swiglu then
      * matmul: the matmul tolerance over the gated input, plus 1e-6 relative for exp's last bits.
      */
@@ -262,6 +303,22 @@ class DeviceOpsTest extends DeviceAndCpu {
         cpu.rope(x.cpu, n, heads, headDim, startPos + 1, spec);
         device.rope(x.dev, n, heads, headDim, startPos + 1, spec);
         assertClose(x, n, "rope at the next positions", 2e-5);
+    }
+
+    /** q (8 heads) and k (2 heads) in one op, both styles, a partial rotation: each as the CPU's two ropes, 1e-5. */
+    @ParameterizedTest(name = "{0}")
+    @EnumSource(RopeSpec.Style.class)
+    void ropeQkMatchesTheCpu(RopeSpec.Style style) {
+        Random r = new Random(style.ordinal());
+        RopeSpec spec = new RopeSpec(style, 48, 10000f, 1f, null);
+        AttentionShape shape = new AttentionShape(8, 2, 64, 0.125f);
+        int n = 5;
+        Pair q = activations(n, shape.qDim(), gaussian(r, n * shape.qDim(), 1f));
+        Pair k = activations(n, shape.kvDim(), gaussian(r, n * shape.kvDim(), 1f));
+        cpu.ropeQk(q.cpu, k.cpu, n, shape, 7, spec);
+        device.ropeQk(q.dev, k.dev, n, shape, 7, spec);
+        assertClose(q, n, "ropeQk q", 1e-5);
+        assertClose(k, n, "ropeQk k", 1e-5);
     }
 
     /** Tolerance: 1e-6 relative plus 1e-7 (exp differs in the last bits). */
