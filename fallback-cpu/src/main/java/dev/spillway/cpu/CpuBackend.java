@@ -34,6 +34,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
@@ -165,6 +166,8 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     private static final long PACK_CHUNK_BYTES = 4L << 20;
     /** Output rows per work item of a mat-mat: one decoded tile. */
     private static final int MATMAT_CHUNK_ROWS = MatMat.TILE_ROWS;
+    /** Weights one matmuls dispatch takes (Q, K, V: 3); more run one by one. */
+    private static final int MAX_SHARED_WEIGHTS = 4;
 
     static {
         if (MATMAT_CHUNK_ROWS % RowGroups.G != 0) {   // packed mat-mat items must be whole row groups
@@ -459,6 +462,42 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
 
     @Override
     protected void runMatmul(CpuActivations o, CpuActivations i, CpuWeight wt, int nTokens) {
+        matmulTask.add(wt, o.data, nTokens == 1 ? matVecRows(wt.rows) : MATMAT_CHUNK_ROWS);
+        runMatmulTask(i, wt, nTokens);
+    }
+
+    /**
+     * Weights that read one input the same way (all packed, all on the unpacked integer mat-vec, or
+     * all on the float kernels) share one preparation of the input (quantized or transposed once)
+     * and one dispatch over all their row chunks; otherwise they run one by one.
+     */
+    @Override
+    protected void runMatmuls(List<CpuActivations> outs, CpuActivations in, List<CpuWeight> weights, int nTokens) {
+        CpuWeight first = weights.get(0);
+        for (CpuWeight w : weights) {
+            if (weights.size() > MAX_SHARED_WEIGHTS || inputPath(w, nTokens) != inputPath(first, nTokens)) {
+                super.runMatmuls(outs, in, weights, nTokens);
+                return;
+            }
+        }
+        for (int k = 0; k < weights.size(); k++) {
+            CpuWeight w = weights.get(k);
+            matmulTask.add(w, outs.get(k).data, nTokens == 1 ? matVecRows(w.rows) : MATMAT_CHUNK_ROWS);
+        }
+        runMatmulTask(in, first, nTokens);
+    }
+
+    /** How a matmul prepares its input: 0 packed (a quantized batch), 1 the unpacked integer mat-vec, 2 floats. */
+    private int inputPath(CpuWeight w, int nTokens) {
+        if (w.packed != null) {
+            return 0;
+        }
+        boolean integerQ8 = !options.exact() && MatVecQ8.supports(w.type);
+        return integerQ8 && nTokens == 1 ? 1 : integerQ8 ? 3 : 2;   // 3: rounded then transposed (a batch on unpacked Q8_0)
+    }
+
+    /** Prepares the input for {@code wt}'s path (every weight added shares it), then runs the task's items. */
+    private void runMatmulTask(CpuActivations i, CpuWeight wt, int nTokens) {
         try {
             MatmulTask t = matmulTask;
             boolean integerQ8 = !options.exact() && MatVecQ8.supports(wt.type) && wt.packed == null;
@@ -477,11 +516,8 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
                 MatMat.transpose(t.x, nTokens, wt.cols, xt);
                 t.x = xt;
             }
-            t.w = wt;
-            t.out = o.data;
             t.n = nTokens;
-            t.chunk = nTokens == 1 ? matVecRows(wt.rows) : MATMAT_CHUNK_ROWS;
-            dispatch(t, nTokens == 0 ? 0 : (wt.rows + t.chunk - 1) / t.chunk);
+            dispatch(t, nTokens == 0 ? 0 : t.items);
         } finally {
             matmulTask.clear();
         }
@@ -575,18 +611,41 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
 
     // ---- tasks ------------------------------------------------------------------------------------
 
-    /** {@code out (n, w.rows) = x (n, w.cols) . w^T}, item = a chunk of output rows. */
+    /**
+     * {@code outs[k] (n, ws[k].rows) = x (n, cols) . ws[k]^T} for the weights added (one, or the
+     * weights of a matmuls that share an input path); item = a chunk of one weight's output rows,
+     * weight k's chunks after weight k-1's.
+     */
     private final class MatmulTask implements WorkerPool.Body {
         boolean quantized;   // one token, unpacked Q8_0: x is in quantizedRow (the integer mat-vec)
-        CpuWeight w;
-        float[] x;   // (n, w.cols); for the float mat-mat (w.cols, paddedTokens(n)), transposed
-        float[] out; // (n, w.rows)
+        float[] x;   // (n, cols); for the float mat-mat (cols, paddedTokens(n)), transposed
         int n;
-        int chunk;
+        final CpuWeight[] ws = new CpuWeight[MAX_SHARED_WEIGHTS];
+        final float[][] outs = new float[MAX_SHARED_WEIGHTS][];   // (n, ws[k].rows)
+        final int[] chunks = new int[MAX_SHARED_WEIGHTS];         // rows per item of weight k
+        final int[] ends = new int[MAX_SHARED_WEIGHTS];           // items of weights 0..k
+        int count;
+        int items;
+
+        void add(CpuWeight w, float[] out, int chunk) {
+            assert count < ws.length : "runMatmuls caps the weights at " + ws.length;
+            ws[count] = w;
+            outs[count] = out;
+            chunks[count] = chunk;
+            items += (w.rows + chunk - 1) / chunk;
+            ends[count++] = items;
+        }
 
         @Override
         public void run(int item, int worker) {
-            int r0 = item * chunk;
+            int k = 0;
+            while (item >= ends[k]) {
+                k++;
+            }
+            CpuWeight w = ws[k];
+            float[] out = outs[k];
+            int chunk = chunks[k];
+            int r0 = (item - (k == 0 ? 0 : ends[k - 1])) * chunk;
             int r1 = Math.min(w.rows, r0 + chunk);
             if (w.packed != null) {   // a batch of n >= 1: the packed mat-mat runs one token as its mat-vec
                 int[] p = quantizedRow.batchPairs, s8 = quantizedRow.batchSums8;
@@ -611,9 +670,11 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
         }
 
         void clear() {
-            w = null;
+            java.util.Arrays.fill(ws, null);
+            java.util.Arrays.fill(outs, null);
             x = null;
-            out = null;
+            count = 0;
+            items = 0;
         }
     }
 

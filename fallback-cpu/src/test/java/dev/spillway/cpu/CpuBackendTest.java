@@ -35,6 +35,7 @@ import java.util.concurrent.Future;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class CpuBackendTest {
 
@@ -102,6 +103,51 @@ class CpuBackendTest {
             assertEquals(expected[i], five[i], bound, "element " + i);
             if (i < rows) {
                 assertEquals(expected[i], results[0][i], bound, "mat-vec element " + i);
+            }
+        }
+    }
+
+    /**
+     * matmuls (one input prepared once, one dispatch over every weight's rows) gives the bits of the
+     * same matmuls one by one, for one token and a batch, on the integer path (packed), the float path
+     * ({@code exact}), a list whose weights take different paths (run one by one), and more weights
+     * than one dispatch takes.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void matmulsGiveTheBitsOfMatmulsOneByOne(boolean exact) {
+        int cols = 512;
+        Random r = new Random(exact ? 3 : 4);
+        GgmlType[][] sets = {{GgmlType.Q4_0, GgmlType.Q4_0, GgmlType.Q4_0}, {GgmlType.Q4_K, GgmlType.Q8_0},
+                {GgmlType.Q4_0, GgmlType.F16, GgmlType.Q6_K}, {GgmlType.Q8_0, GgmlType.Q8_0, GgmlType.Q8_0, GgmlType.Q8_0, GgmlType.Q8_0}};
+        float[] x = TestData.gaussian(r, 7 * cols, 1f);
+        try (CpuBackend b = new CpuBackend(new CpuBackend.Options(2).withExact(exact));
+             Activations in = b.allocateActivations(7, cols)) {
+            b.write(in, x, 7);
+            for (GgmlType[] set : sets) {
+                java.util.List<Weight> ws = new java.util.ArrayList<>();
+                java.util.List<Activations> fused = new java.util.ArrayList<>();
+                java.util.List<Activations> single = new java.util.ArrayList<>();
+                try {
+                    for (int k = 0; k < set.length; k++) {
+                        int rows = 40 + 24 * k;
+                        ws.add(b.loadWeight(matrix("w" + k, set[k], rows, cols, r)));
+                        fused.add(b.allocateActivations(7, rows));
+                        single.add(b.allocateActivations(7, rows));
+                    }
+                    for (int n : new int[] {1, 7}) {
+                        b.matmuls(fused, in, ws, n);
+                        for (int k = 0; k < set.length; k++) {
+                            b.matmul(single.get(k), in, ws.get(k), n);
+                            assertArrayEquals(readAll(b, single.get(k), n), readAll(b, fused.get(k), n),
+                                    Arrays.toString(set) + " weight " + k + ", " + n + " tokens");
+                        }
+                    }
+                } finally {
+                    ws.forEach(CpuBackendTest::close);
+                    fused.forEach(CpuBackendTest::close);
+                    single.forEach(CpuBackendTest::close);
+                }
             }
         }
     }
