@@ -100,8 +100,12 @@ def q8(x):
     return np.concatenate([h16(d), q.view(np.uint8)], 1)
 def store(t, x, kv):
     ctx = 80; n = x.shape[0]; rb = {'f32': 4*kv, 'f16': 2*kv, 'bf16': 2*kv, 'q8_0': kv//32*34, 'q4_0': kv//32*18}[t]
-    c = cp.zeros(ctx*rb, np.uint8); per = 32 if t[0] == 'q' else 1
-    run('spw_kv_store_' + t, ((kv//per + 255)//256, n, 1), (256, 1, 1), c, cp.asarray(x), np.int32(kv), np.int64(rb), np.int32(3))
+    c = cp.zeros(ctx*rb, np.uint8); c2 = cp.zeros(ctx*rb, np.uint8); per = 32 if t[0] == 'q' else 1
+    code = {'f32': 0, 'f16': 1, 'bf16': 2, 'q8_0': 3, 'q4_0': 4}[t]; sg = (kv//per + 255)//256
+    # K and V in one launch (both sides here the same type and rows): groups 0..sg-1 store K, the next sg V
+    run('spw_kv_store', (2*sg, n, 1), (256, 1, 1), c, c2, cp.asarray(x), cp.asarray(x), np.int32(kv), np.int64(rb), np.int64(rb),
+        np.int32(code), np.int32(code), np.int32(sg), np.int32(3))
+    if not np.array_equal(c.get(), c2.get()): F.append('kv_store %s: V side differs from K side' % t)
     return c.get().reshape(ctx, rb)[3:3+n], rb, c
 x = R.standard_normal((4, 128)).astype(np.float32)*1.5
 got, _, _ = store('f16', x, 128); chk('kv_store f16 (bits)', got.view(np.float16).astype(np.float32), x.astype(np.float16).astype(np.float32), 0)

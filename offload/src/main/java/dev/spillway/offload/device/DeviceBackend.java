@@ -710,17 +710,29 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
 
     @Override
     protected void runKvStore(DeviceKvCache c, DeviceActivations ka, DeviceActivations va, int startPos, int nTokens) {
-        storeSide(c.keys, c.keyType, c.keyRowBytes(), ka, c.kvDim(), startPos, nTokens);
-        storeSide(c.values, c.valueType, c.valueRowBytes(), va, c.kvDim(), startPos, nTokens);
+        DeviceRuntime.Kernel k = kernels.get(KernelTable.Fixed.KV_STORE);
+        int groupsY = tokenGroups(k, nTokens, 1);
+        int sideGroups = Math.max(storeGroups(c.keyType, c.kvDim()), storeGroups(c.valueType, c.kvDim()));
+        args.clear().buffer(c.keys).buffer(c.values).buffer(ka.buffer).buffer(va.buffer).i32(c.kvDim()).i64(c.keyRowBytes())
+                .i64(c.valueRowBytes()).i32(kvTypeCode(c.keyType)).i32(kvTypeCode(c.valueType)).i32(sideGroups).i32(startPos);
+        launch(k, 2 * sideGroups, groupsY, KernelGeometry.ROW_GROUP);
     }
 
-    private void storeSide(DeviceBuffer side, GgmlType type, long rowBytes, DeviceActivations src, int kvDim, int startPos,
-                           int nTokens) {
-        DeviceRuntime.Kernel k = kernels.kvStore(type);
-        int groupsY = tokenGroups(k, nTokens, 1);
-        int perItem = type.blockElements() > 1 ? KernelGeometry.KV_BLOCK : 1;
-        args.clear().buffer(side).buffer(src.buffer).i32(kvDim).i64(rowBytes).i32(startPos);
-        launch(k, KernelGeometry.groups(kvDim / perItem, KernelGeometry.ROW_GROUP), groupsY, KernelGeometry.ROW_GROUP);
+    /** Groups that store one side's row: an element per work-item, or a block of 32 for block types. */
+    private static int storeGroups(GgmlType type, int kvDim) {
+        return KernelGeometry.groups(kvDim / (type.blockElements() > 1 ? KernelGeometry.KV_BLOCK : 1), KernelGeometry.ROW_GROUP);
+    }
+
+    /** The kernel's code of a cache type ({@code SPW_KV_*}). */
+    static int kvTypeCode(GgmlType type) {
+        return switch (type) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case BF16 -> 2;
+            case Q8_0 -> 3;
+            case Q4_0 -> 4;
+            default -> throw new IllegalArgumentException("no KV cache of " + type + " on a device");
+        };
     }
 
     @Override

@@ -11,7 +11,7 @@ final class KernelTable {
     /** The kernels that exist once, whatever the types. */
     enum Fixed {
         RMS_NORM("spw_rms_norm"), ROPE("spw_rope"), SWIGLU("spw_swiglu"), ADD("spw_add"), COPY_ROWS("spw_copy_rows"),
-        ATTENTION_COMBINE("spw_attention_combine");
+        ATTENTION_COMBINE("spw_attention_combine"), KV_STORE("spw_kv_store");
 
         final String kernel;
 
@@ -26,7 +26,6 @@ final class KernelTable {
     private final DeviceRuntime.Kernel[] fixed = new DeviceRuntime.Kernel[Fixed.values().length];
     private final DeviceRuntime.Kernel[] matmul = new DeviceRuntime.Kernel[TYPES];          // by weight type
     private final DeviceRuntime.Kernel[] matvec = new DeviceRuntime.Kernel[TYPES];          // by weight type
-    private final DeviceRuntime.Kernel[] kvStore = new DeviceRuntime.Kernel[TYPES];         // by cache type
     private final DeviceRuntime.Kernel[] attention = new DeviceRuntime.Kernel[TYPES * TYPES]; // by (key, value) type
     private final DeviceRuntime.Kernel[] attentionSplit = new DeviceRuntime.Kernel[TYPES * TYPES];
 
@@ -50,11 +49,6 @@ final class KernelTable {
     /** {@code spw_matmul_<type>}: a batch, in tiles. */
     DeviceRuntime.Kernel matmul(GgmlType weight) {
         return byType(matmul, "spw_matmul_", weight);
-    }
-
-    /** {@code spw_kv_store_<type>}. */
-    DeviceRuntime.Kernel kvStore(GgmlType cache) {
-        return byType(kvStore, "spw_kv_store_", cache);
     }
 
     private DeviceRuntime.Kernel byType(DeviceRuntime.Kernel[] slots, String prefix, GgmlType type) {

@@ -108,12 +108,16 @@ class DeviceCodeTest {
 
     /** Every kernel name {@link DeviceBackend} can launch, for every weight and cache type it supports. */
     static java.util.TreeSet<String> backendKernels() {
-        java.util.TreeSet<String> names = new java.util.TreeSet<>(List.of("spw_rms_norm", "spw_rope", "spw_swiglu", "spw_add", "spw_copy_rows"));
+        java.util.TreeSet<String> names = new java.util.TreeSet<>();
+        for (KernelTable.Fixed f : KernelTable.Fixed.values()) {
+            names.add(f.kernel);
+        }
         DeviceBackend.MATMUL_TYPES.forEach(t -> names.add("spw_matmul_" + DeviceBackend.suffix(t)));
+        DeviceBackend.MATMUL_TYPES.forEach(t -> names.add("spw_matvec_" + DeviceBackend.suffix(t)));
         for (var k : DeviceBackend.KV_TYPES) {
-            names.add("spw_kv_store_" + DeviceBackend.suffix(k));
             for (var v : DeviceBackend.KV_TYPES) {
                 names.add("spw_attention_" + DeviceBackend.suffix(k) + "_" + DeviceBackend.suffix(v));
+                names.add("spw_attention_split_" + DeviceBackend.suffix(k) + "_" + DeviceBackend.suffix(v));
             }
         }
         return names;

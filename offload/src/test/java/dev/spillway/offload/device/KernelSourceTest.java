@@ -69,7 +69,9 @@ class KernelSourceTest {
                 && kernels.contains("SPW_DEFINE_MATVEC_BLOCKS(spw_matvec_##T, spw_decode32_##T)"), "both kernels per type");
         for (GgmlType t : DeviceBackend.KV_TYPES) {
             String s = DeviceBackend.suffix(t);
-            assertTrue(kernels.contains("SPW_DEFINE_KV_STORE(spw_kv_store_" + s + ","), "kv store of " + t);
+            Matcher code = Pattern.compile("#define SPW_KV_" + t.name() + " (\\d+)").matcher(kernels);
+            assertTrue(code.find(), "kv store of " + t);
+            assertEquals(DeviceBackend.kvTypeCode(t), Integer.parseInt(code.group(1)), "SPW_KV_" + t.name());
             assertTrue(kernels.contains("SPW_DEFINE_ATTENTION_FOR_K(" + s + ")"), "attention with K in " + t);
             assertTrue(kernels.contains("SPW_DEFINE_ATTENTION(KT##_" + s + ", spw_elem_##KT, spw_elem_" + s + ")"),
                     "attention with V in " + t);
