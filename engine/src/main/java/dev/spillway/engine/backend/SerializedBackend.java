@@ -38,6 +38,10 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
     private final Class<W> weightType;
     private final Class<K> cacheType;
     private boolean closed;   // guarded by lock
+    // The resolved handles of a matmuls op, reused (guarded by lock; emptied when the op ends), so the
+    // per-token fused ops allocate no lists.
+    private final List<A> matmulOuts = new ArrayList<>();
+    private final List<W> matmulWeights = new ArrayList<>();
 
     protected SerializedBackend(Class<A> activationType, Class<W> weightType, Class<K> cacheType) {
         this.activationType = Objects.requireNonNull(activationType, "activationType");
@@ -133,11 +137,11 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
         lock.lock();
         try {
             A i = activations(in, "in");
-            List<A> os = new ArrayList<>(outs.size());
-            List<W> ws = new ArrayList<>(weights.size());
-            checkMatmuls(outs, i, weights, nTokens, os, ws);
-            runMatmuls(os, i, ws, nTokens);
+            checkMatmuls(outs, i, weights, nTokens, matmulOuts, matmulWeights);
+            runMatmuls(matmulOuts, i, matmulWeights, nTokens);
         } finally {
+            matmulOuts.clear();
+            matmulWeights.clear();
             lock.unlock();
         }
     }
@@ -154,14 +158,14 @@ public abstract class SerializedBackend<A extends Activations & SerializedBacken
                 throw new IllegalArgumentException("rmsNormMatmuls: normed and x must be different buffers");
             }
             OpChecks.rmsNorm(n, i, g, nTokens);
-            List<A> os = new ArrayList<>(outs.size());
-            List<W> ws = new ArrayList<>(weights.size());
-            checkMatmuls(outs, n, weights, nTokens, os, ws);
-            if (os.contains(i)) {
+            checkMatmuls(outs, n, weights, nTokens, matmulOuts, matmulWeights);
+            if (matmulOuts.contains(i)) {
                 throw new IllegalArgumentException("rmsNormMatmuls: an output is x");
             }
-            runRmsNormMatmuls(n, i, g, eps, os, ws, nTokens);
+            runRmsNormMatmuls(n, i, g, eps, matmulOuts, matmulWeights, nTokens);
         } finally {
+            matmulOuts.clear();
+            matmulWeights.clear();
             lock.unlock();
         }
     }
