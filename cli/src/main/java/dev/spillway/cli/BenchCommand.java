@@ -11,7 +11,7 @@ import dev.spillway.engine.model.SyntheticLlama;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.offload.DeviceRequest;
 import dev.spillway.offload.Devices;
-import dev.spillway.offload.device.DeviceBackend;
+import dev.spillway.offload.device.OffloadBackend;
 import dev.spillway.offload.metrics.MemoryProbe;
 import dev.spillway.offload.metrics.MemoryProbes;
 import dev.spillway.offload.metrics.MemorySampler;
@@ -247,7 +247,7 @@ final class BenchCommand implements Callable<Integer> {
                 // Counters and readings with the model and its context still alive.
                 long allocated = 0;
                 for (Backend b : model.backends()) {
-                    if (b instanceof DeviceBackend d) {
+                    if (b instanceof OffloadBackend d) {
                         allocated += d.allocatedBytes();
                     }
                 }
@@ -255,11 +255,11 @@ final class BenchCommand implements Callable<Integer> {
                 LayerPlan loaded = model.plan();
                 long estimated = loaded.devices().stream().mapToLong(LayerPlan.DevicePlan::estimatedBytes).sum();
                 Placement placement = model.placement();
-                int deviceLayers = (int) placement.layerBackends().stream().filter(b -> b instanceof DeviceBackend).count();
-                boolean outputOnDevice = placement.outputBackend() instanceof DeviceBackend;
+                int deviceLayers = (int) placement.layerBackends().stream().filter(b -> b instanceof OffloadBackend).count();
+                boolean outputOnDevice = placement.outputBackend() instanceof OffloadBackend;
                 String deviceNames = String.join(",", java.util.stream.Stream.concat(placement.layerBackends().stream(),
                                 java.util.stream.Stream.of(placement.outputBackend()))
-                        .filter(b -> b instanceof DeviceBackend).map(b -> ((DeviceBackend) b).device().id()).distinct().toList());
+                        .filter(b -> b instanceof OffloadBackend).map(b -> ((OffloadBackend) b).device().id()).distinct().toList());
                 MemorySampler.Summary rssSummary = rss.stop();
                 MemorySampler.Summary memory = device != null ? device.stop() : rssSummary;
                 String name = model.file().getString("general.name", c.model().getFileName().toString());

@@ -18,6 +18,7 @@ import dev.spillway.offload.DeviceRequest;
 import dev.spillway.offload.DeviceUnavailableException;
 import dev.spillway.offload.Devices;
 import dev.spillway.offload.device.DeviceBackend;
+import dev.spillway.offload.device.OffloadBackend;
 import dev.spillway.offload.device.DeviceInfo;
 import dev.spillway.offload.device.DeviceRuntime;
 import dev.spillway.offload.schedule.DeviceTarget;
@@ -66,7 +67,7 @@ public final class Model implements AutoCloseable {
     private final Path path;
     private final ModelParams params;
     private final CpuBackend cpu;
-    private final List<DeviceBackend> devices;   // owned
+    private final List<OffloadBackend> devices;   // owned
     private final LlamaModel llama;
     private final MemoryMonitor monitor;
     private final LoadReport report;
@@ -76,7 +77,7 @@ public final class Model implements AutoCloseable {
     private final List<String> spills = new ArrayList<>();
     private boolean closed;
 
-    private Model(Path path, ModelParams params, CpuBackend cpu, List<DeviceBackend> devices, LlamaModel llama,
+    private Model(Path path, ModelParams params, CpuBackend cpu, List<OffloadBackend> devices, LlamaModel llama,
                   MemoryMonitor monitor, LoadReport report, long fileCopyBytes, boolean locked) {
         this.path = path;
         this.params = params;
@@ -141,12 +142,12 @@ public final class Model implements AutoCloseable {
             LlamaConfig config = LlamaConfig.from(file);
             CpuBackend cpu = new CpuBackend(cpuOptions(params, host));
             opened.add(cpu);
-            List<DeviceBackend> devs = params.gpuLayers() == 0 ? List.of() : openDevices(requests, params, devices, monitor);
+            List<OffloadBackend> devs = params.gpuLayers() == 0 ? List.of() : openDevices(requests, params, devices, monitor);
             opened.addAll(devs);
             Planner planner = new Planner(file, config, params.mmap(), params.effectiveThreads(), cpu.sizing());
             Planner.Request request = request(params, config, host.usedBytes() - fileCopy, host.budgetBytes());
             List<DeviceTarget> targets = new ArrayList<>();
-            for (DeviceBackend d : devs) {
+            for (OffloadBackend d : devs) {
                 targets.add(target(d, params));
             }
             LayerPlan plan = planner.plan(request, targets);
@@ -211,9 +212,10 @@ public final class Model implements AutoCloseable {
             LlamaConfig config = LlamaConfig.from(file);
             List<DeviceTarget> targets = new ArrayList<>();
             if (params.gpuLayers() != 0) {
-                for (DeviceInfo info : chooseDevices(requests, params, devices, true).stream().map(Devices.Choice::device).toList()) {
+                for (Devices.Choice choice : chooseDevices(requests, params, devices, true)) {
+                    DeviceInfo info = choice.device();
                     long budget = budget(info.totalBytes(), params);
-                    targets.add(new DeviceTarget(info.id(), DeviceBackend.SIZING, budget, info.freeBytes(), -1, params.marginFor(budget)));
+                    targets.add(new DeviceTarget(info.id(), choice.api().sizing(), budget, info.freeBytes(), -1, params.marginFor(budget)));
                 }
                 if (targets.isEmpty() && params.deviceMemoryLimit() > 0) {
                     long budget = params.deviceMemoryLimit();
@@ -251,13 +253,13 @@ public final class Model implements AutoCloseable {
         return MemoryAccount.limitFor(t.budgetBytes());
     }
 
-    private static DeviceTarget target(DeviceBackend d, ModelParams params) {
+    private static DeviceTarget target(OffloadBackend d, ModelParams params) {
         DeviceInfo info = d.device();
-        return new DeviceTarget(d.name(), DeviceBackend.SIZING, d.budget(), info.freeBytes(), d.runtimeBytes(),
+        return new DeviceTarget(d.name(), d.sizing(), d.budget(), info.freeBytes(), d.runtimeBytes(),
                 params.marginFor(d.budget()));
     }
 
-    private static int indexOf(List<DeviceBackend> devs, String name) {
+    private static int indexOf(List<OffloadBackend> devs, String name) {
         for (int i = 0; i < devs.size(); i++) {
             if (devs.get(i).name().equals(name)) {
                 return i;
@@ -267,7 +269,7 @@ public final class Model implements AutoCloseable {
     }
 
     /** The backends of a plan, by the ids it names. */
-    private static Placement placement(LayerPlan plan, CpuBackend cpu, List<DeviceBackend> devs) {
+    private static Placement placement(LayerPlan plan, CpuBackend cpu, List<OffloadBackend> devs) {
         List<Backend> layers = new ArrayList<>();
         for (LayerPlan.Layer l : plan.layers()) {
             layers.add(backendNamed(l.backend(), cpu, devs));
@@ -275,7 +277,7 @@ public final class Model implements AutoCloseable {
         return new Placement(layers, backendNamed(plan.output().backend(), cpu, devs));
     }
 
-    private static Backend backendNamed(String id, CpuBackend cpu, List<DeviceBackend> devs) {
+    private static Backend backendNamed(String id, CpuBackend cpu, List<OffloadBackend> devs) {
         if (id.equals(cpu.name())) {
             return cpu;
         }
@@ -287,14 +289,14 @@ public final class Model implements AutoCloseable {
      * context that does not fit fails the attempt here, not later. Returns each device's bytes with
      * them in place.
      */
-    private static Map<String, Long> reserveContexts(LlamaModel llama, LayerPlan plan, List<DeviceBackend> devs) {
+    private static Map<String, Long> reserveContexts(LlamaModel llama, LayerPlan plan, List<OffloadBackend> devs) {
         Map<String, Long> measured = new LinkedHashMap<>();
         List<Workspace> reserved = new ArrayList<>();
         try {
             for (int i = 0; i < plan.parallel() && !devs.isEmpty(); i++) {
-                reserved.add(new Workspace(llama.config(), llama.placement(), plan.context(), b -> b instanceof DeviceBackend));
+                reserved.add(new Workspace(llama.config(), llama.placement(), plan.context(), b -> b instanceof OffloadBackend));
             }
-            for (DeviceBackend d : devs) {
+            for (OffloadBackend d : devs) {
                 measured.put(d.name(), d.allocatedBytes());
             }
         } finally {
@@ -306,16 +308,18 @@ public final class Model implements AutoCloseable {
     }
 
     /** Opens the requested devices; empty when the request is automatic and no GPU is there. */
-    private static List<DeviceBackend> openDevices(List<DeviceRequest> requests, ModelParams params, Devices devices,
+    private static List<OffloadBackend> openDevices(List<DeviceRequest> requests, ModelParams params, Devices devices,
                                                    MemoryMonitor monitor) {
-        List<DeviceBackend> out = new ArrayList<>();
+        List<OffloadBackend> out = new ArrayList<>();
         try {
             for (Devices.Choice choice : chooseDevices(requests, params, devices, false)) {
                 DeviceInfo info = choice.device();
-                DeviceRuntime runtime;
+                DeviceBackend.Options options = DeviceBackend.Options.defaults().withMemoryLimit(params.deviceMemoryLimit())
+                        .withMemory(monitor.open(info.id(), budget(info.totalBytes(), params)));
                 try {
-                    runtime = choice.api().open(info.index());
+                    out.add(choice.api().openBackend(info, options));
                 } catch (NativeException | IllegalStateException e) {
+                    monitor.close(info.id());
                     String why = info.id() + " (" + info.name() + ") could not be opened: " + e.getMessage();
                     if (requests.get(0).automatic()) {
                         LOG.log(Level.WARNING, "automatic device choice: {0}; running every layer on the CPU "
@@ -324,22 +328,10 @@ public final class Model implements AutoCloseable {
                     }
                     throw new DeviceUnavailableException(info.id(), why, e);
                 }
-                try {
-                    long budget = budget(runtime.device().totalBytes(), params);
-                    // The runtime's own cost, where the API reports free memory before and after opening it.
-                    long before = info.freeBytes();
-                    long after = runtime.device().freeBytes();
-                    long runtimeBytes = before >= 0 && after >= 0 ? Math.max(0, before - after) : -1;
-                    out.add(new DeviceBackend(runtime, DeviceBackend.Options.defaults().withMemoryLimit(params.deviceMemoryLimit())
-                            .withMemory(monitor.open(info.id(), budget)).withRuntimeBytes(runtimeBytes)));
-                } catch (RuntimeException | Error e) {
-                    runtime.close();
-                    throw e;
-                }
             }
             return out;
         } catch (RuntimeException | Error e) {
-            for (DeviceBackend d : out) {
+            for (OffloadBackend d : out) {
                 d.close();
             }
             throw e;

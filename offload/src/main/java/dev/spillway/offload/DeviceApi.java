@@ -1,17 +1,21 @@
 package dev.spillway.offload;
 
+import dev.spillway.engine.backend.Sizing;
+import dev.spillway.offload.device.DeviceBackend;
 import dev.spillway.offload.device.DeviceInfo;
 import dev.spillway.offload.device.DeviceRuntime;
+import dev.spillway.offload.device.OffloadBackend;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * One device API (CUDA, HIP, OpenCL) as discovery and {@code Model.load} use it: what devices it
- * has here, or why it has none, and a runtime on one of them.
+ * One device API (CUDA, HIP, OpenCL; TornadoVM from the optional {@code tornado} module, found with
+ * {@link java.util.ServiceLoader}) as discovery and {@code Model.load} use it: what devices it has
+ * here, or why it has none, and a backend on one of them.
  */
 public interface DeviceApi {
 
-    /** {@code cuda}, {@code hip} or {@code opencl}: the API part of {@code --device API:INDEX}. */
+    /** {@code cuda}, {@code hip}, {@code opencl} or {@code tornado}: the API part of {@code --device API:INDEX}. */
     String api();
 
     /**
@@ -36,6 +40,33 @@ public interface DeviceApi {
      * @throws IllegalStateException when the API cannot be used here
      */
     DeviceRuntime open(int index);
+
+    /**
+     * Opens a backend on {@code device} (one of {@link #list()}'s); the caller owns and closes it. The
+     * default runs the shared kernels ({@link DeviceBackend}) on {@link #open}'s runtime, and measures
+     * the runtime's own cost where the API reports free memory before and after opening it.
+     *
+     * @param options the budget, the monitor's account and the allocation gate, read in one place by the caller
+     * @throws dev.spillway.bindings.NativeException when the API refuses
+     * @throws IllegalStateException when the API cannot be used here
+     */
+    default OffloadBackend openBackend(DeviceInfo device, DeviceBackend.Options options) {
+        DeviceRuntime runtime = open(device.index());
+        try {
+            long before = device.freeBytes();
+            long after = runtime.device().freeBytes();
+            long runtimeBytes = before >= 0 && after >= 0 ? Math.max(0, before - after) : -1;
+            return new DeviceBackend(runtime, options.withRuntimeBytes(runtimeBytes));
+        } catch (RuntimeException | Error e) {
+            runtime.close();
+            throw e;
+        }
+    }
+
+    /** What this API's backends allocate, for plans made before a device is opened. */
+    default Sizing sizing() {
+        return DeviceBackend.SIZING;
+    }
 
     /**
      * What {@link #list()} found.

@@ -3,16 +3,16 @@ package dev.spillway.offload;
 import java.util.List;
 
 /**
- * A parsed {@code --device} value: {@code opencl}, {@code cuda} or {@code hip}, optionally with
- * {@code :INDEX}; or automatic (null or empty), meaning the best device of the first API that has
- * one, CUDA and HIP before OpenCL.
+ * A parsed {@code --device} value: {@code opencl}, {@code cuda}, {@code hip} or {@code tornado},
+ * optionally with {@code :INDEX}; or automatic (null or empty), meaning the best device of the first
+ * API that has one, CUDA and HIP before OpenCL (TornadoVM only when named).
  *
  * @param api   the API, or null for automatic choice
  * @param index the device index, or -1 for the API's best device (the one with the most memory)
  */
 public record DeviceRequest(String api, int index) {
-    /** The APIs, in the order automatic choice tries them. */
-    public static final List<String> APIS = List.of("cuda", "hip", "opencl");
+    /** The APIs, in the order automatic choice tries them (it skips {@code tornado}, used only when named). */
+    public static final List<String> APIS = List.of("cuda", "hip", "opencl", "tornado");
 
     public static final DeviceRequest AUTO = new DeviceRequest(null, -1);
 
@@ -26,7 +26,7 @@ public record DeviceRequest(String api, int index) {
     }
 
     /**
-     * Parses {@code opencl|cuda|hip[:INDEX]}, case-insensitively; null, blank or {@code auto} is {@link #AUTO}.
+     * Parses {@code opencl|cuda|hip|tornado[:INDEX]}, case-insensitively; null, blank or {@code auto} is {@link #AUTO}.
      *
      * @throws IllegalArgumentException naming the value and the accepted forms
      */
@@ -42,7 +42,7 @@ public record DeviceRequest(String api, int index) {
         String api = colon < 0 ? v : v.substring(0, colon);
         String index = colon < 0 ? null : v.substring(colon + 1);
         if (!APIS.contains(api) || (index != null && !index.matches("[0-9]{1,6}"))) {
-            throw new IllegalArgumentException("invalid device '" + value + "': expected cuda, hip or opencl, optionally with :INDEX (e.g. cuda:0), or auto");
+            throw new IllegalArgumentException("invalid device '" + value + "': expected cuda, hip, opencl or tornado, optionally with :INDEX (e.g. cuda:0), or auto");
         }
         return new DeviceRequest(api, index == null ? -1 : Integer.parseInt(index));
     }

@@ -26,9 +26,16 @@ public final class Devices {
         this.apis = List.copyOf(apis);
     }
 
-    /** CUDA, HIP and OpenCL, in that order. */
+    /**
+     * CUDA, HIP and OpenCL, in that order, then the APIs of optional modules on the class path
+     * ({@link java.util.ServiceLoader} providers of {@link DeviceApi}: the {@code tornado} module's).
+     */
     public static Devices standard() {
-        return new Devices(List.of(new CudaDevices(), new HipDevices(), new OpenClDevices()));
+        List<DeviceApi> apis = new ArrayList<>(List.of(new CudaDevices(), new HipDevices(), new OpenClDevices()));
+        for (DeviceApi api : java.util.ServiceLoader.load(DeviceApi.class, Devices.class.getClassLoader())) {
+            apis.add(api);
+        }
+        return new Devices(apis);
     }
 
     public List<DeviceApi> apis() {
@@ -124,7 +131,8 @@ public final class Devices {
             return Optional.empty();
         }
         DeviceApi api = apis.stream().filter(a -> a.api().equals(request.api())).findFirst()
-                .orElseThrow(() -> new DeviceUnavailableException(request.toString(), "this build has no " + request.api() + " backend"));
+                .orElseThrow(() -> new DeviceUnavailableException(request.toString(), "this build has no " + request.api() + " backend"
+                        + (request.api().equals("tornado") ? " (build with a TornadoVM SDK: set TORNADOVM_HOME; see the README)" : "")));
         DeviceApi.Listing l = api.list();
         if (l.devices().isEmpty()) {
             throw new DeviceUnavailableException(request.toString(), l.reason());

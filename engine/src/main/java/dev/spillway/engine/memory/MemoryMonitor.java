@@ -30,6 +30,23 @@ public final class MemoryMonitor {
         return account;
     }
 
+    /**
+     * Removes account {@code name}, which must hold nothing (a device that could not be opened after
+     * its account was); absent names are ignored.
+     *
+     * @throws IllegalStateException when the account still holds bytes
+     */
+    public void close(String name) {
+        for (MemoryAccount a : accounts) {
+            if (a.name().equals(name)) {
+                if (a.usedBytes() != 0) {
+                    throw new IllegalStateException("memory budget " + name + " still holds " + a.usedBytes() + " bytes");
+                }
+                accounts.remove(a);
+            }
+        }
+    }
+
     /** The accounts, in the order they were opened. */
     public List<MemoryAccount> accounts() {
         return List.copyOf(accounts);

@@ -45,7 +45,8 @@ import java.util.Set;
  * an op allocates nothing. Uploads are not waited for; a staging buffer is refilled only after the
  * queue was drained since its last upload (see {@link DeviceRuntime#upload}).
  */
-public final class DeviceBackend extends SerializedBackend<DeviceActivations, DeviceWeight, DeviceKvCache> {
+public final class DeviceBackend extends SerializedBackend<DeviceActivations, DeviceWeight, DeviceKvCache>
+        implements OffloadBackend {
 
     /**
      * @param memoryLimit bytes this backend may allocate at most (0 = as much as the device reports)
@@ -177,11 +178,13 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
         return name;
     }
 
+    @Override
     public DeviceInfo device() {
         return runtime.device();
     }
 
     /** Bytes of scratch held now (the RoPE table and the attention partials), shared by every context. */
+    @Override
     public long scratchBytes() {
         lock.lock();
         try {
@@ -192,11 +195,13 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
     }
 
     /** The API's fixed cost on the device measured when it was opened (context, module); -1 when not measured. */
+    @Override
     public long runtimeBytes() {
         return runtimeBytes;
     }
 
     /** The most this backend allocates: min(device memory, the user's limit). */
+    @Override
     public long budget() {
         return memory.budget();
     }

@@ -11,7 +11,7 @@ import dev.spillway.engine.model.LlamaWeights;
 import dev.spillway.engine.model.LlamaModel;
 import dev.spillway.engine.model.Placement;
 import dev.spillway.engine.model.Workspace;
-import dev.spillway.offload.device.DeviceBackend;
+import dev.spillway.offload.device.OffloadBackend;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
@@ -32,10 +32,10 @@ public final class Spill {
 
     private final LlamaModel llama;
     private final CpuBackend cpu;
-    private final List<DeviceBackend> devices;
+    private final List<OffloadBackend> devices;
     private final boolean strict;
 
-    public Spill(LlamaModel llama, CpuBackend cpu, List<DeviceBackend> devices, boolean strict) {
+    public Spill(LlamaModel llama, CpuBackend cpu, List<OffloadBackend> devices, boolean strict) {
         this.llama = llama;
         this.cpu = cpu;
         this.devices = devices;
@@ -43,7 +43,7 @@ public final class Spill {
     }
 
     /** Layers (and perhaps the output head) to move off one device, with the line that says why. */
-    private record Planned(DeviceBackend device, List<Integer> layers, boolean output, String why) {
+    private record Planned(OffloadBackend device, List<Integer> layers, boolean output, String why) {
     }
 
     /**
@@ -59,7 +59,7 @@ public final class Spill {
         LlamaConfig c = llama.config();
         Placement p = llama.placement();
         List<Planned> plan = new ArrayList<>();
-        for (DeviceBackend d : devices) {
+        for (OffloadBackend d : devices) {
             int k = p.layersOn(d);
             boolean out = p.outputBackend() == d;
             if (k == 0 && !out) {
@@ -118,7 +118,7 @@ public final class Spill {
      *         caller rethrows it)
      */
     public String afterFailure(BackendMemoryException e, int round) {
-        DeviceBackend d = devices.stream().filter(x -> x.name().equals(e.backend())).findFirst().orElse(null);
+        OffloadBackend d = devices.stream().filter(x -> x.name().equals(e.backend())).findFirst().orElse(null);
         if (d == null || strict) {
             return null;
         }
@@ -139,7 +139,7 @@ public final class Spill {
         return null;
     }
 
-    private String move(DeviceBackend d, List<Integer> layers, boolean output, String why) {
+    private String move(OffloadBackend d, List<Integer> layers, boolean output, String why) {
         Placement after;
         try {
             after = llama.moveToBackend(layers, output, cpu);
@@ -201,7 +201,7 @@ public final class Spill {
     }
 
     /** What a new context of {@code shape} adds on {@code d} with {@code layers} layers (and the output head, if {@code output}). */
-    private long need(DeviceBackend d, Workspace.Shape shape, int layers, boolean output) {
+    private long need(OffloadBackend d, Workspace.Shape shape, int layers, boolean output) {
         long need = Workspace.estimate(d.sizing(), llama.config(), shape, layers, output).total();
         if (layers > 0) {
             long scratch = d.sizing().scratchBytes(Workspace.scratchShape(llama.config(), shape, 1));
