@@ -34,7 +34,7 @@ final class DevicesCommand implements Callable<Integer> {
     boolean check;
 
     @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE", converter = ModelOptions.SingleDeviceConverter.class,
-            description = "Check only this device: cuda, hip or opencl, optionally :INDEX.")
+            description = "Check only this device: cuda, hip, opencl or tornado, optionally :INDEX.")
     String device;
 
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads for --check (default: all cores).")
@@ -72,7 +72,7 @@ final class DevicesCommand implements Callable<Integer> {
         for (DeviceInfo d : report.devices()) {
             out.printf(row, d.id(), d.kind().label(), clip(d.name(), 40), clip(d.vendor(), 28),
                     MemoryInfo.human(d.totalBytes()), d.freeBytes() < 0 ? "-" : MemoryInfo.human(d.freeBytes()));
-            if (smi && !d.api().equals("opencl")) {
+            if (smi && (d.api().equals("cuda") || d.api().equals("hip"))) {
                 out.printf("%-10s %s%n", "", SmiReadings.read(d).describe());
             }
         }

@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
  */
 class LoadOptions {
     @Option(names = {"-dev", "--device"}, paramLabel = "DEVICE[,DEVICE...]", converter = ModelOptions.DeviceConverter.class,
-            description = {"Device(s) for offloaded layers: cuda, hip or opencl, optionally :INDEX (e.g. cuda:1);",
+            description = {"Device(s) for offloaded layers: cuda, hip, opencl or tornado (TornadoVM), optionally :INDEX (e.g. cuda:1);",
                     "a comma list splits the layers, e.g. opencl:0,opencl:1 (see -ts).",
                     "Default: the best available GPU, CUDA or HIP before OpenCL (`spillway devices` lists them);",
                     "OpenCL devices of kind cpu (PoCL) only when named."})

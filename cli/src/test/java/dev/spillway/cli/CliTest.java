@@ -158,7 +158,7 @@ class CliTest {
         List<String> lines = r.out().lines().toList();
         assertTrue(lines.get(0).matches("device\\s+kind\\s+name\\s+vendor\\s+total\\s+free"), lines.get(0));
         assertTrue(lines.stream().anyMatch(l -> l.matches("cpu\\s+host\\s+\\d+ cores .*")), r.out());
-        for (String api : List.of("cuda", "hip", "opencl")) {
+        for (String api : List.of("cuda", "hip", "opencl", "tornado")) {
             long rows = lines.stream().filter(l -> l.startsWith(api + ":") && l.matches(api + ":\\d+\\s.*")).count();
             long reasons = lines.stream().filter(l -> l.startsWith(api + ": no devices: ")).count();
             assertTrue((rows > 0 && reasons == 0) || (rows == 0 && reasons == 1), api + ": devices or one reason:\n" + r.out());
@@ -170,6 +170,18 @@ class CliTest {
         if (new CudaDevices().list().devices().isEmpty()) {
             assertTrue(lines.stream().anyMatch(l -> l.startsWith("cuda: no devices: ")), r.out());
         }
+    }
+
+    /** Without the tornado module on its class path, TornadoVM is one line saying why, and naming it is a clear error. */
+    @Test
+    void tornadoWithoutItsModuleSaysWhy() {
+        Run r = run("devices");
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("tornado: no devices: ")
+                && (l.contains("TornadoVM is not installed (set TORNADOVM_HOME)") || l.contains("without Spillway's TornadoVM module"))), r.out());
+        Run named = run("run", TestModels.stories260K().toString(), "Once", "-n", "2", "-t", "1", "--device", "tornado");
+        assertEquals(1, named.code(), named.out() + named.err());
+        assertTrue(named.err().contains("tornado") && named.err().contains("TornadoVM"), named.err());
+        assertEquals(1, named.err().lines().count(), "one line: " + named.err());
     }
 
     @Test

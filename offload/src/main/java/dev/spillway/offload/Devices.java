@@ -28,12 +28,16 @@ public final class Devices {
 
     /**
      * CUDA, HIP and OpenCL, in that order, then the APIs of optional modules on the class path
-     * ({@link java.util.ServiceLoader} providers of {@link DeviceApi}: the {@code tornado} module's).
+     * ({@link java.util.ServiceLoader} providers of {@link DeviceApi}: the {@code tornado} module's);
+     * TornadoVM without its module is listed with the reason ({@link MissingApi}).
      */
     public static Devices standard() {
         List<DeviceApi> apis = new ArrayList<>(List.of(new CudaDevices(), new HipDevices(), new OpenClDevices()));
         for (DeviceApi api : java.util.ServiceLoader.load(DeviceApi.class, Devices.class.getClassLoader())) {
             apis.add(api);
+        }
+        if (apis.stream().noneMatch(a -> a.api().equals("tornado"))) {
+            apis.add(MissingApi.tornado(System.getenv("TORNADOVM_HOME")));
         }
         return new Devices(apis);
     }
