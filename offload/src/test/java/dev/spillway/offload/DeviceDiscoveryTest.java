@@ -91,7 +91,8 @@ class DeviceDiscoveryTest {
             return;
         }
         assertTrue(choice.isEmpty(), choice.toString());
-        assertEquals(3, reasons.size(), reasons.toString());
+        assertEquals(4, reasons.size(), reasons.toString());
+        assertTrue(reasons.get(3).startsWith("tornado: "), "TornadoVM, last, is never chosen automatically: " + reasons);
         // Either the registered drivers say it before OpenCL is loaded (only PoCL's .icd), or the listing does.
         String r = reasons.get(2);
         assertTrue(r.startsWith("opencl: only a CPU driver is installed (") && r.endsWith("name it with --device opencl to use it")

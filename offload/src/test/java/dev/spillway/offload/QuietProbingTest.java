@@ -38,7 +38,7 @@ class QuietProbingTest {
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "discovery finished");
         assertEquals(0, p.exitValue(), err.get());
         List<String> lines = out.get().lines().toList();
-        assertEquals(List.of("cuda", "hip", "opencl"), lines.stream().map(l -> l.substring(0, l.indexOf(':'))).toList(), out.get());
+        assertEquals(List.of("cuda", "hip", "opencl", "tornado"), lines.stream().map(l -> l.substring(0, l.indexOf(':'))).toList(), out.get());
         String stderr = err.get();
         assertFalse(stderr.contains("stack guard"), stderr);
         // Only the incubator module's notice may appear (WARNING: Using incubator modules: jdk.incubator.vector).
