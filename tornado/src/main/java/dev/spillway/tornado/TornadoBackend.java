@@ -130,6 +130,8 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
     private final MemoryAccount account;
     private final long chunkLimit;
     private final String prefix;
+    /** TornadoVM's own limit on the plan's device memory (tests: TornadoVM refusing, not Spillway); null = none. */
+    String tornadoMemoryLimit;
 
     // heaps (guarded by lock)
     private final HeapAllocator state = new HeapAllocator(ARRAY_LIMIT);
@@ -651,12 +653,19 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
         List<Object> saved = new ArrayList<>();
         saved.add(stateArray);
         saved.addAll(List.of(kvArrays));
-        gSave = add(gs, scheduler, consumer(graphName("save"), heaps)
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, ip)
-                .task("t", TornadoKernels::touchFloats, context, stateArray, ip)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, saved.toArray()));
+        // TornadoVM copies back only arrays a task of the graph uses: one task touches each
+        TaskGraph save = consumer(graphName("save"), heaps).transferToDevice(DataTransferMode.EVERY_EXECUTION, ip)
+                .task("t", TornadoKernels::touchFloats, context, stateArray, ip);
+        for (int c = 0; c < kvArrays.length; c++) {
+            save.task("k" + c, TornadoKernels::touchBytes, context, kvArrays[c], ip);
+            scheduler.addWorkerGrid(graphName("save") + ".k" + c, new WorkerGrid2D(1, 1));
+        }
+        gSave = add(gs, scheduler, save.transferToHost(DataTransferMode.EVERY_EXECUTION, saved.toArray()));
         plan = new TornadoExecutionPlan(gs.toArray(new ImmutableTaskGraph[0]));
         plan.withDevice(device).withGridScheduler(scheduler);
+        if (tornadoMemoryLimit != null) {
+            plan.withMemoryLimit(tornadoMemoryLimit);
+        }
     }
 
     /**
