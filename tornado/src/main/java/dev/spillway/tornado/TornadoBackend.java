@@ -499,6 +499,7 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
      */
     private void seal() {
         FloatArray oldState = stateArray;
+        ByteArray[] oldWeights = weightArrays;
         ByteArray[] oldKv = kvArrays;
         if (plan != null) {
             launch(gSave, 1, 1, 1);
@@ -548,10 +549,11 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
                     new Object[] {name, generation, stateArray.getSize(), weightArrays.length, kvArrays.length});
             launch(0, 1, 1, 1); // init: allocates and uploads every array
         } catch (RuntimeException | Error e) {
+            // Nothing of the new plan stays; the saved host arrays do, so the next seal starts from them.
             closePlan();
-            stateArray = null;
-            weightArrays = new ByteArray[0];
-            kvArrays = new ByteArray[0];
+            stateArray = oldState;
+            weightArrays = oldWeights;
+            kvArrays = oldKv;
             ropeTable = null;
             account.release(scratchHeld);
             scratchHeld = 0;
