@@ -86,6 +86,35 @@ class TornadoModelTest {
         }
     }
 
+    /**
+     * Live spill, as {@link LiveSpillTest} on OpenCL: every layer on TornadoVM under a budget with room
+     * for one context; a second context moves layers (and the first context's KV rows, through the
+     * raw cache copies) to the CPU, and both write the CPU's text step by step.
+     */
+    @Test
+    void aSecondContextSpillsLayersToTheCpuAndBothWriteTheCpuText() throws Exception {
+        ContextParams ctx = SchedulerTesting.greedyContext(128);
+        ModelParams all = base(ctx).withDevice("tornado").withGpuLayers(-1).withMargin(0);
+        long one = Model.plan(stories, all, Devices.standard()).devices().get(0).estimatedBytes();
+        long two = Model.plan(stories, all.withParallel(2), Devices.standard()).devices().get(0).estimatedBytes();
+        long budget = (long) ((one + 4096) / (dev.spillway.engine.memory.MemoryAccount.REFUSE_PERCENT / 100.0));
+        assertTrue(0.95 * budget < two, "two contexts must not fit");
+        List<String> cpu;
+        try (Model m = Model.load(stories, SchedulerTesting.cpuOnly(ctx))) {
+            cpu = LiveSpillTest.steps(m, () -> { });
+        }
+        try (Model m = Model.load(stories, all.withDeviceMemoryLimit(budget), dev.spillway.engine.model.LlamaWeights.Progress.NONE,
+                Devices.standard())) {
+            Backend t = tornado(m);
+            assertEquals(m.config().layerCount(), m.placement().layersOn(t), m.placement().table());
+            List<String> texts = LiveSpillTest.steps(m, () -> {
+                assertFalse(m.spills().isEmpty(), "the second context spilled");
+                assertTrue(m.placement().layersOn(m.backends().getFirst()) > 0, "layers run on the cpu now\n" + m.placement().table());
+            });
+            assertEquals(cpu, texts, "spilled from TornadoVM vs cpu, step by step; spills: " + m.spills());
+        }
+    }
+
     /** TornadoVM whose backends refuse their 4th allocation (a weight of the first plan) as out of memory. */
     static final class FaultyTornado implements DeviceApi {
         final TornadoApi real = new TornadoApi();
