@@ -26,15 +26,16 @@ spillway_tornadovm_maven_args() {
   printf '%s\n' "-Dtornadovm.home=$home" "-Dtornadovm.version=${api%.jar}"
 }
 
-# Whether the arguments of a spillway command run TornadoVM: --device/-dev naming tornado, or `devices`
+# Whether the arguments of a spillway command run TornadoVM: --device/-dev naming tornado (alone or in a
+# list, e.g. opencl:0,tornado:0), or `devices`
 # (which lists TornadoVM's devices).
 spillway_uses_tornadovm() {
   local prev="" a
   [ "${1:-}" = devices ] && return 0
   for a in "$@"; do
     case "$a" in
-      --device=tornado*|-dev=tornado*) return 0 ;;
-      tornado*) if [ "$prev" = --device ] || [ "$prev" = -dev ]; then return 0; fi ;;
+      --device=*tornado*|-dev=*tornado*) return 0 ;;
+      *tornado*) if [ "$prev" = --device ] || [ "$prev" = -dev ]; then return 0; fi ;;
     esac
     prev=$a
   done
