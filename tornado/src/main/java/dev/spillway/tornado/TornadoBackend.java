@@ -340,7 +340,7 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
                 chunk = weightChunks.size() - 1;
                 offset = weightChunks.get(chunk).allocate(bytes);
             }
-            Bytes w = new Bytes(this, tensor.name(), tensor.type(), (int) tensor.rows(), (int) tensor.cols(), tensor.rowBytes(),
+            Bytes w = new Bytes(this, tensor.name(), tensor.type(), tensor.rows(), tensor.cols(), tensor.rowBytes(),
                     chunk, offset, data);
             handleBytes += bytes;
             liveHandles++;
