@@ -25,11 +25,12 @@ final class HeapAllocator {
             throw new IllegalArgumentException("cannot allocate " + size + " units");
         }
         for (Map.Entry<Long, Long> e : free.entrySet()) {
-            if (e.getValue() >= size) {
+            long len = e.getValue();
+            if (len >= size) {
                 long off = e.getKey();
-                free.remove(off);
-                if (e.getValue() > size) {
-                    free.put(off + size, e.getValue() - size);
+                free.remove(off); // read the entry before: a TreeMap may reuse its node for another entry
+                if (len > size) {
+                    free.put(off + size, len - size);
                 }
                 used += size;
                 return off;
