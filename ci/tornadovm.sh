@@ -9,15 +9,16 @@ spillway_tornadovm_home() {
   if [ -n "${TORNADOVM_HOME:-}" ]; then
     printf '%s\n' "$TORNADOVM_HOME"
   elif [ "$mode" = shared ] && [ -x "$root/../shared/tornadovm/install" ]; then
-    "$root/../shared/tornadovm/install"
+    "$root/../shared/tornadovm/install" || echo "spillway: ../shared/tornadovm/install failed: testing without TornadoVM" >&2
   fi
 }
 
 # Prints the Maven arguments that turn the tornadovm profile on for SDK $1 (its tornado-api jar names the
-# version), or nothing (and a warning on stderr) when $1 is not an SDK.
+# version), one per line, or nothing (and a warning on stderr) when $1 is not an SDK. Works with bash 3.2
+# (no mapfile): read the lines with `while read`.
 spillway_tornadovm_maven_args() {
   local home=$1 api
-  api=$(ls "$home"/share/java/tornado/tornado-api-*.jar 2>/dev/null | head -n 1)
+  api=$(ls "$home"/share/java/tornado/tornado-api-*.jar 2>/dev/null | head -n 1 || true)
   if [ -z "$api" ] || [ ! -f "$home/tornado-argfile" ]; then
     echo "spillway: TORNADOVM_HOME=$home is no TornadoVM SDK (no share/java/tornado/tornado-api-*.jar or tornado-argfile); building without the TornadoVM backend" >&2
     return 0

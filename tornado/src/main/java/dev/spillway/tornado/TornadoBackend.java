@@ -40,6 +40,7 @@ import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.enums.TornadoVMBackendType;
 import uk.ac.manchester.tornado.api.exceptions.TornadoMemoryException;
 import uk.ac.manchester.tornado.api.exceptions.TornadoOutOfMemoryException;
 import uk.ac.manchester.tornado.api.types.arrays.ByteArray;
@@ -329,17 +330,9 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
             }
             String what = "weight " + tensor.name();
             reserve(bytes, what);
-            int chunk = -1;
-            long offset = -1;
-            for (int c = 0; c < weightChunks.size() && offset < 0; c++) {
-                offset = weightChunks.get(c).allocate(bytes);
-                chunk = c;
-            }
-            if (offset < 0) {
-                weightChunks.add(new HeapAllocator(chunkLimit));
-                chunk = weightChunks.size() - 1;
-                offset = weightChunks.get(chunk).allocate(bytes);
-            }
+            long[] at = place(weightChunks, bytes);
+            int chunk = (int) at[0];
+            long offset = at[1];
             Bytes w = new Bytes(this, tensor.name(), tensor.type(), tensor.rows(), tensor.cols(), tensor.rowBytes(),
                     chunk, offset, data);
             handleBytes += bytes;
@@ -374,17 +367,9 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
             }
             String what = "KV cache (" + contextSize + ", " + kvDim + ") " + keyType + "/" + valueType;
             reserve(bytes, what);
-            int chunk = -1;
-            long offset = -1;
-            for (int c = 0; c < kvChunks.size() && offset < 0; c++) {
-                offset = kvChunks.get(c).allocate(bytes);
-                chunk = c;
-            }
-            if (offset < 0) {
-                kvChunks.add(new HeapAllocator(chunkLimit));
-                chunk = kvChunks.size() - 1;
-                offset = kvChunks.get(chunk).allocate(bytes);
-            }
+            long[] at = place(kvChunks, bytes);
+            int chunk = (int) at[0];
+            long offset = at[1];
             handleBytes += bytes;
             liveHandles++;
             return new Cache(this, contextSize, kvDim, keyType, valueType, chunk, offset,
@@ -499,7 +484,6 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
      */
     private void seal() {
         FloatArray oldState = stateArray;
-        ByteArray[] oldWeights = weightArrays;
         ByteArray[] oldKv = kvArrays;
         if (plan != null) {
             launch(gSave, 1, 1, 1);
@@ -514,6 +498,11 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
             account.release(-more);
         }
         scratchHeld = scratch;
+        // The weights are copied again from their mapping: the old host copies go first (no two at
+        // once), and the live weights are packed anew, so that weights freed since (spilled layers)
+        // leave no holes in the new arrays.
+        weightArrays = new ByteArray[0];
+        packWeights();
         try {
             FloatArray newState = new FloatArray((int) Math.max(1, state.end()));
             if (oldState != null) {
@@ -552,13 +541,34 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
             // Nothing of the new plan stays; the saved host arrays do, so the next seal starts from them.
             closePlan();
             stateArray = oldState;
-            weightArrays = oldWeights;
             kvArrays = oldKv;
             ropeTable = null;
             account.release(scratchHeld);
             scratchHeld = 0;
             throw e;
         }
+    }
+
+    /** Places the live weights anew, first fit in load order, in fresh chunks. */
+    private void packWeights() {
+        weightChunks.clear();
+        for (Bytes w : weights) {
+            long[] at = place(weightChunks, w.byteSize());
+            w.chunk = (int) at[0];
+            w.offset = at[1];
+        }
+    }
+
+    /** A range of {@code bytes} in the first of {@code chunks} with room, or in a new chunk: {chunk, offset}. */
+    private long[] place(List<HeapAllocator> chunks, long bytes) {
+        for (int c = 0; c < chunks.size(); c++) {
+            long offset = chunks.get(c).allocate(bytes);
+            if (offset >= 0) {
+                return new long[] {c, offset};
+            }
+        }
+        chunks.add(new HeapAllocator(chunkLimit));
+        return new long[] {chunks.size() - 1, chunks.getLast().allocate(bytes)};
     }
 
     private static void copyPrefix(MemorySegment from, MemorySegment to) {
@@ -664,7 +674,9 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
         }
         gSave = add(gs, scheduler, save.transferToHost(DataTransferMode.EVERY_EXECUTION, saved.toArray()));
         plan = new TornadoExecutionPlan(gs.toArray(new ImmutableTaskGraph[0]));
-        plan.withDevice(device).withGridScheduler(scheduler);
+        // TornadoVM's default OpenCL flags include -cl-fast-relaxed-math, which lets the compiler assume
+        // no NaN or infinity (a NaN weight or cache element then decodes as 0); the kernels keep IEEE semantics.
+        plan.withDevice(device).withGridScheduler(scheduler).withCompilerFlags(TornadoVMBackendType.OPENCL, "-cl-mad-enable -w");
         if (tornadoMemoryLimit != null) {
             plan.withMemoryLimit(tornadoMemoryLimit);
         }

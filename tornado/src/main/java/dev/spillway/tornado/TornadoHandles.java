@@ -100,8 +100,8 @@ final class TornadoHandles {
         final int rows;
         final int cols;
         final long rowBytes;
-        final int chunk;
-        final long offset;
+        int chunk;      // where the weight is; moved when a seal packs the weights (under the backend's lock)
+        long offset;
         final MemorySegment source;
 
         Bytes(TornadoBackend owner, String name, GgmlType type, int rows, int cols, long rowBytes, int chunk, long offset,
