@@ -489,6 +489,11 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
             launch(gSave, 1, 1, 1);
             closePlan();
         }
+        // The weights are copied again from their mapping: the old host copies go first (no two at
+        // once), and the live weights are packed anew, so that weights freed since (spilled layers)
+        // leave no holes in the new arrays.
+        weightArrays = new ByteArray[0];
+        packWeights();
         int graphs = GRAPHS_ONE_CHUNK + 3 * (Math.max(1, weightChunks.size()) - 1) + 4 * (Math.max(1, kvChunks.size()) - 1);
         long scratch = fixedScratchBytes(graphs) + 4L * Math.max(1, ropeFloatsWanted);
         long more = scratch - scratchHeld;
@@ -498,11 +503,6 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
             account.release(-more);
         }
         scratchHeld = scratch;
-        // The weights are copied again from their mapping: the old host copies go first (no two at
-        // once), and the live weights are packed anew, so that weights freed since (spilled layers)
-        // leave no holes in the new arrays.
-        weightArrays = new ByteArray[0];
-        packWeights();
         try {
             FloatArray newState = new FloatArray((int) Math.max(1, state.end()));
             if (oldState != null) {
@@ -532,8 +532,8 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
             bytesIo = new ByteArray(IO_BYTES);
             pow2 = FloatArray.fromArray(TornadoKernels.pow2Table());
             ropeStart = -1;
+            generation++; // before the graphs are named: every plan's graph names are new
             buildPlan();
-            generation++;
             LOG.log(Level.FINE, "{0}: plan {1} sealed: {2} state floats, {3} weight chunk(s), {4} KV chunk(s)",
                     new Object[] {name, generation, stateArray.getSize(), weightArrays.length, kvArrays.length});
             launch(0, 1, 1, 1); // init: allocates and uploads every array
