@@ -95,8 +95,7 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
     static final long ARRAY_LIMIT = Integer.MAX_VALUE - 4096L;
 
     /** Weight types of MATMUL, KV types of KV_STORE and ATTENTION: the same as the native kernels'. */
-    static final Set<GgmlType> MATMUL_TYPES = Set.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
-            GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+    static final Set<GgmlType> MATMUL_TYPES = GgmlType.computableTypes();
     static final Set<GgmlType> KV_TYPES = KvCache.ELEMENT_TYPES;
 
     /**
@@ -250,13 +249,10 @@ public final class TornadoBackend extends SerializedBackend<Floats, Bytes, Cache
         return account;
     }
 
+    /** Everything the CPU backend supports: every weight and cache type has a kernel here. */
     @Override
     public boolean supports(Op op, GgmlType type) {
-        return switch (op) {
-            case MATMUL -> MATMUL_TYPES.contains(type);
-            case ATTENTION, KV_STORE -> KV_TYPES.contains(type);
-            case RMS_NORM, ROPE, SWIGLU, ADD, COPY_ROWS -> type == GgmlType.F32;
-        };
+        return DeviceBackend.coversLikeTheCpu(op, type);
     }
 
     @Override

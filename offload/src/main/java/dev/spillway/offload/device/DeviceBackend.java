@@ -218,6 +218,15 @@ public final class DeviceBackend extends SerializedBackend<DeviceActivations, De
 
     @Override
     public boolean supports(Op op, GgmlType type) {
+        return coversLikeTheCpu(op, type);
+    }
+
+    /**
+     * What a device backend whose kernels cover every type the CPU backend does supports: matmul in
+     * every computable weight type, KV store and attention in every cache type, the row ops in F32.
+     * The shared kernels do; so do TornadoVM's.
+     */
+    public static boolean coversLikeTheCpu(Op op, GgmlType type) {
         return switch (op) {
             case MATMUL -> MATMUL_TYPES.contains(type);
             case ATTENTION, KV_STORE -> KV_TYPES.contains(type);

@@ -14,16 +14,11 @@ import dev.spillway.engine.backend.Weight;
 import dev.spillway.engine.tensor.GgmlType;
 import dev.spillway.engine.tensor.Quants;
 import dev.spillway.engine.tensor.TensorView;
-import dev.spillway.cpu.CpuBackend;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -39,60 +34,17 @@ import org.junit.jupiter.params.provider.ValueSource;
  * of 32, head sizes 8 (KV heads starting inside a quantization block) and 64, grouped-query attention,
  * more keys than one attention tile (64), and startPos &gt; 0. Tolerances are stated per op below.
  *
- * <p>One device backend and one CPU backend per class (the CPU on the exact float path, since the
- * device multiplies the activations as they are); the handles a test allocates are closed after it,
- * and the device must be back at zero bytes when the class ends.
+ * <p>The fixture ({@link BackendFixture}): one device backend and one CPU backend per class.
  */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-public abstract class BackendOpsContract {
+public abstract class BackendOpsContract extends BackendFixture {
     /** Weight types of MATMUL that device backends cover (the same as the CPU backend's). */
     public static final List<GgmlType> MATMUL_TYPES = List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0,
             GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
     /** KV cache types of KV_STORE and ATTENTION. */
     public static final List<GgmlType> KV_TYPES = List.of(GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0);
 
-    protected Backend device;
-    protected CpuBackend cpu;
-    private final List<AutoCloseable> handles = new ArrayList<>();
-
-    /** Opens the device backend under test (skipping the class, with the reason, where it cannot run). */
-    protected abstract Backend openDevice();
-
     /** What the device backend's name starts with ({@code opencl:}, {@code tornado:}). */
     protected abstract String namePrefix();
-
-    @BeforeAll
-    void openBackends() {
-        device = openDevice();
-        cpu = new CpuBackend(new CpuBackend.Options(1).withExact(true));
-    }
-
-    @AfterAll
-    void closeBackends() {
-        if (device != null) {
-            assertEquals(0, device.allocatedBytes(), "every handle the tests allocated was closed");
-            device.close();
-            device = null;
-        }
-        if (cpu != null) {
-            cpu.close();
-            cpu = null;
-        }
-    }
-
-    @AfterEach
-    void closeHandles() throws Exception {
-        for (int i = handles.size() - 1; i >= 0; i--) {
-            handles.get(i).close();
-        }
-        handles.clear();
-    }
-
-    /** Closes {@code h} after the test. */
-    protected <T extends AutoCloseable> T own(T h) {
-        handles.add(h);
-        return h;
-    }
 
     /** n values drawn from N(0, sigma). */
     public static float[] gaussian(Random r, int n, float sigma) {

@@ -1,6 +1,6 @@
 package dev.spillway.offload.opencl;
 
-import static dev.spillway.offload.opencl.OpenClTestSupport.gaussian;
+import static dev.spillway.offload.contract.BackendOpsContract.gaussian;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
-import java.util.Random;
 
 /** Skips a test when this machine has no OpenCL (CI installs PoCL, so there it runs), and makes test data. */
 public final class OpenClTestSupport {
@@ -59,14 +58,5 @@ public final class OpenClTestSupport {
     /** Every layer and the output head on {@code b}. */
     public static LlamaModel loadAllOn(Path file, Backend b) throws IOException {
         return load(file, n -> java.util.Collections.nCopies(n, b), b);
-    }
-
-    /** {@code n} values drawn from N(0, sigma^2). */
-    static float[] gaussian(Random r, int n, float sigma) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) {
-            a[i] = (float) r.nextGaussian() * sigma;
-        }
-        return a;
     }
 }
