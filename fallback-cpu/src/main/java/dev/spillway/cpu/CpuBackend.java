@@ -489,7 +489,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
 
     /** How a matmul prepares its input: 0 packed (a quantized batch), 1 the unpacked integer mat-vec, 2 floats. */
     private int inputPath(CpuWeight w, int nTokens) {
-        if (w.packed != null) {
+        if (w.packed != null && !floatBatchOnPacked(w, nTokens)) {
             return 0;
         }
         boolean integerQ8 = !options.exact() && MatVecQ8.supports(w.type);
@@ -500,10 +500,11 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
     private void runMatmulTask(CpuActivations i, CpuWeight wt, int nTokens) {
         try {
             MatmulTask t = matmulTask;
-            boolean integerQ8 = !options.exact() && MatVecQ8.supports(wt.type) && wt.packed == null;
+            boolean floatBatch = floatBatchOnPacked(wt, nTokens);
+            boolean integerQ8 = !options.exact() && MatVecQ8.supports(wt.type) && (wt.packed == null || floatBatch);
             t.quantized = integerQ8 && nTokens == 1;
             t.x = i.data;
-            if (wt.packed != null) {   // packed implies the integer path; one token is a batch of one
+            if (wt.packed != null && !floatBatch) {   // packed implies the integer path; one token is a batch of one
                 quantizedRow.quantizeBatch(i.data, nTokens, wt.cols);
             } else if (t.quantized) {
                 quantizedRow.quantize(i.data, wt.cols);
@@ -511,7 +512,7 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
                 quantizedRow.round(i.data, nTokens, wt.cols);   // the same activations the integer mat-vec sees
                 t.x = quantizedRow.rounded;
             }
-            if (wt.packed == null && !t.quantized && nTokens > 1) {   // the float mat-mat reads the batch transposed
+            if ((wt.packed == null || floatBatch) && !t.quantized && nTokens > 1) {   // the float mat-mat reads the batch transposed
                 float[] xt = scratch.shared(MatMat.transposedFloats(nTokens, wt.cols));
                 MatMat.transpose(t.x, nTokens, wt.cols, xt);
                 t.x = xt;
@@ -521,6 +522,17 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
         } finally {
             matmulTask.clear();
         }
+    }
+
+    /**
+     * Whether a batch on packed weights runs the float mat-mat instead of the integer one: Q8_0, whose
+     * tiles decode from the row groups at the float kernel's speed. The packed integer mat-mat spends
+     * per product about as many vector ops as the float tile spends per FMA, and more of them on the
+     * shift port on Intel (fallback-cpu/README.md, "Q8_0 prompts on the float tile"); the activations
+     * are the integer path's, rounded to 8-bit blocks, so a prompt sees the numbers generation sees.
+     */
+    private static boolean floatBatchOnPacked(CpuWeight w, int nTokens) {
+        return w.packed != null && nTokens > 1 && w.type == GgmlType.Q8_0;
     }
 
     /** Rows per mat-vec work item: {@value #MATVEC_ITEMS_PER_THREAD} items per thread, at least {@value #MATVEC_MIN_ROWS} rows. */
@@ -647,7 +659,10 @@ public final class CpuBackend extends SerializedBackend<CpuActivations, CpuWeigh
             int chunk = chunks[k];
             int r0 = (item - (k == 0 ? 0 : ends[k - 1])) * chunk;
             int r1 = Math.min(w.rows, r0 + chunk);
-            if (w.packed != null) {   // a batch of n >= 1: the packed mat-mat runs one token as its mat-vec
+            if (w.packed != null && floatBatchOnPacked(w, n)) {   // x: the rounded batch, transposed
+                float[] tile = scratch.get(worker, Scratch.TILE, MatMat.scratchFloats(w.cols));
+                MatMat.matMatPackedQ8_0(w.packed, w.cols, x, n, out, w.rows, r0, r1, tile);
+            } else if (w.packed != null) {   // a batch of n >= 1: the packed mat-mat runs one token as its mat-vec
                 int[] p = quantizedRow.batchPairs, s8 = quantizedRow.batchSums8;
                 float[] dx = quantizedRow.batchScales;
                 switch (w.type) {

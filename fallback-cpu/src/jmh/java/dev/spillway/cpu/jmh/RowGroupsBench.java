@@ -1,5 +1,6 @@
 package dev.spillway.cpu.jmh;
 
+import dev.spillway.cpu.kernel.MatMat;
 import dev.spillway.cpu.kernel.MatVecQ8;
 import dev.spillway.cpu.kernel.PackedQ4_0;
 import dev.spillway.cpu.kernel.PackedQ4_1;
@@ -21,6 +22,8 @@ import org.openjdk.jmh.annotations.Setup;
  * {@code matVec} is the kernel alone on an activation row prepared at setup, {@code quantizeMatVec}
  * includes quantizing the row, {@code matMat} multiplies {@code n} tokens (in {@code weights=cache},
  * the same block {@code rows/block} times, so its flops per op are those of the whole matrix).
+ * {@code floatTileMatMat} (Q8_0 only: what a prompt on packed Q8_0 runs) is {@link MatMat#matMatPackedQ8_0}
+ * on the same batch, transposed as the backend does once per product.
  */
 public class RowGroupsBench extends MatVecBase {
     @Param({"Q4_0", "Q4_1", "Q8_0", "Q4_K", "Q5_K"})
@@ -38,6 +41,9 @@ public class RowGroupsBench extends MatVecBase {
     private int[] batchSums8;
     private float[] batchScales;
     private float[] batchOut;
+    private float[] xs;
+    private float[] xt;
+    private float[] tile;
 
     @Override
     protected GgmlType type() {
@@ -54,7 +60,9 @@ public class RowGroupsBench extends MatVecBase {
         sums8 = new int[blocks];
         MatVecQ8.quantize(x, 0, w.cols, qx, dx);
         RowGroups.pairs(qx, w.cols, pairs, sums8, 0);
-        float[] xs = KernelData.random(n * w.cols, 3);
+        xs = KernelData.random(n * w.cols, 3);
+        xt = new float[(int) MatMat.transposedFloats(n, w.cols)];
+        tile = new float[MatMat.scratchFloats(w.cols)];
         batchPairs = new int[n * w.cols / 2];
         batchSums8 = new int[n * blocks];
         batchScales = new float[n * blocks];
@@ -96,6 +104,19 @@ public class RowGroupsBench extends MatVecBase {
                 case Q5_K -> PackedQ5_K.matMat(m, w.cols, n, batchPairs, batchSums8, batchScales, batchOut, w.passRows, 0, w.passRows);
                 default -> PackedQ8_0.matMat(m, w.cols, n, batchPairs, batchScales, batchOut, w.passRows, 0, w.passRows);
             }
+        }
+        return batchOut;
+    }
+
+    @Benchmark
+    public float[] floatTileMatMat() {
+        if (type != GgmlType.Q8_0) {
+            throw new IllegalStateException("floatTileMatMat runs Q8_0 only (-p type=Q8_0)");
+        }
+        MatMat.transpose(xs, n, w.cols, xt);
+        MemorySegment m = w.next();
+        for (int r = 0; r < w.rows; r += w.passRows) {
+            MatMat.matMatPackedQ8_0(m, w.cols, xt, n, batchOut, w.passRows, 0, w.passRows, tile);
         }
         return batchOut;
     }

@@ -18,6 +18,7 @@ import java.lang.foreign.ValueLayout;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorShuffle;
 
 /**
  * Vectorized block decoding into a float array: the weight tiles of {@link MatMat} and the K/V rows
@@ -116,6 +117,32 @@ public final class Dequant {
         for (int p = 0; p < 32; p += L) {
             ((FloatVector) ByteVector.fromMemorySegment(B, src, off + 2 + p, LE).convertShape(B2F, F, 0)).mul(d)
                     .intoArray(dst, dOff + p);
+        }
+    }
+
+    /** Chunk bytes {@code 2r + p} reordered to {@code p G + r}: the even bytes (column 2j of each row) first. */
+    private static final VectorShuffle<Byte> EVENS_FIRST =
+            VectorShuffle.fromOp(RowGroups.BW, i -> i < RowGroups.G ? 2 * i : 2 * (i - RowGroups.G) + 1);
+
+    /**
+     * One block of a group of {@link RowGroups#G} Q8_0 rows packed by {@link RowGroups#pack}
+     * ({@code src[off..]}: the G row scales, then 16 chunks of 2G bytes, byte {@code 2r + p} of chunk j
+     * being weight {@code 2j + p} of row r), decoded column by column: weight c of row r goes to
+     * {@code dst[dOff + c colStride + r]}. The values are those of {@link #decode} on the file's
+     * layout ({@code (float) q * d}), bit for bit.
+     */
+    public static void q8_0GroupBlock(MemorySegment src, long off, float[] dst, int dOff, int colStride) {
+        // The G row scales: the half-to-float conversion (Simd) written out, as in PackedQ8_0.
+        IntVector h = (IntVector) ByteVector.fromMemorySegment(RowGroups.BW, src, off, LE).reinterpretAsShorts()
+                .convertShape(S2I, Simd.I, 0);
+        IntVector bits = h.lanewise(LSHL, 13).and(0x8FFF_E000);
+        FloatVector d = bits.reinterpretAsFloats().mul(0x1p112f)
+                .blend(bits.or(0x7F80_0000).reinterpretAsFloats(), h.and(0x7C00).compare(EQ, 0x7C00).cast(F));
+        for (int j = 0; j < 16; j++) {
+            ByteVector q = ByteVector.fromMemorySegment(RowGroups.BW, src, off + 2L * RowGroups.G * (j + 1), LE)
+                    .rearrange(EVENS_FIRST);
+            ((FloatVector) q.convertShape(B2F, F, 0)).mul(d).intoArray(dst, dOff + 2 * j * colStride);
+            ((FloatVector) q.convertShape(B2F, F, 1)).mul(d).intoArray(dst, dOff + (2 * j + 1) * colStride);
         }
     }
 

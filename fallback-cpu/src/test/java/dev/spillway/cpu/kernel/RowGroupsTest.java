@@ -198,6 +198,41 @@ class RowGroupsTest {
     }
 
     /**
+     * A prompt on packed Q8_0 runs the float tile ({@link MatMat#matMatPackedQ8_0}): decoded from the
+     * row groups column by column, it gives {@link MatMat#matMat}'s bits on the file's layout, for
+     * every panel width (n from 2 to 49), whole tiles and a tile of one row group, and row ranges that
+     * start past the first tile. Special scales (infinity, NaN, subnormal) decode as the file's do.
+     */
+    @ParameterizedTest(name = "n={0} groups={1} cols={2}")
+    @CsvSource({"2, 1, 32", "5, 2, 96", "16, 3, 352", "17, 2, 2048", "33, 5, 160", "49, 4, 64"})
+    void aQ8_0PromptOnRowGroupsGivesTheFloatTilesBits(int n, int groups, int cols) {
+        int rows = groups * G;
+        long rowBytes = GgmlType.Q8_0.bytesFor(cols);
+        Random rnd = new Random(31L * n + cols);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment w = arena.allocate(rowBytes * rows);
+            w.copyFrom(TestData.unalignedNative(arena, GgmlType.Q8_0, TestData.gaussian(rnd, rows * cols, 1f)));
+            // special scales in the first row group: +inf, NaN and a subnormal half
+            w.set(ValueLayout.JAVA_SHORT_UNALIGNED, 0, (short) 0x7C00);
+            w.set(ValueLayout.JAVA_SHORT_UNALIGNED, rowBytes, (short) 0x7E00);
+            w.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2 * rowBytes + 34L * (cols / 32 - 1), (short) 0x0003);
+            MemorySegment packed = arena.allocate(RowGroups.bytes(GgmlType.Q8_0, rows, cols), 64);
+            RowGroups.pack(GgmlType.Q8_0, w, 0, cols, packed, 0, groups);
+            float[] xt = MatMat.transposed(TestData.gaussian(rnd, n * cols, 2f), n, cols);
+            float[] tile = new float[MatMat.scratchFloats(cols)];
+            float[] expected = new float[n * rows];
+            float[] out = new float[n * rows];
+            int split = Math.min(rows, MatMat.TILE_ROWS);
+            for (int[] range : new int[][] {{0, split}, {split, rows}}) {   // as the backend's row chunks: whole tiles
+                MatMat.matMat(GgmlType.Q8_0, w, rowBytes, cols, xt, n, expected, rows, range[0], range[1], 0, tile);
+                MatMat.matMatPackedQ8_0(packed, cols, xt, n, out, rows, range[0], range[1], tile);
+            }
+            assertTrue(Float.isNaN(expected[1]) && Float.isNaN(out[1]), "the NaN scale's row");
+            assertArrayEquals(expected, out);   // bit for bit (JUnit compares floatToIntBits)
+        }
+    }
+
+    /**
      * Q4_K and Q5_K in row groups: the layout decodes to the file's values bit for bit (d, dmin, the
      * 6-bit scales and mins, Q5_K's inverted fifth bits, the nibbles), and the integer kernel is exact given the quantized activations
      * and within the derived bound of the float reference; a batch gives each token's bits.
