@@ -9,8 +9,8 @@ import jdk.incubator.vector.FloatVector;
  * {@link MatMat}'s micro-kernels over a column-major tile ({@code w[c R + i]}, R = {@link MatMat#TILE_ROWS}:
  * the 8 weights a column broadcasts lie side by side), as {@link MatMat#matMatPackedQ8_0} decodes
  * row groups. The same FMA chains, in the same order, as the row-major kernels in {@link MatMat}, of
- * which these are copies with the weight index changed: a kernel taking the strides as arguments was
- * slower for both layouts (see {@code MatMat.multiplyTile}).
+ * which these are copies with the weight index changed: one set of kernels taking the strides as
+ * arguments made the row-major (F16) prompts slower (see {@code MatMat.multiplyTile}).
  */
 final class ColumnTileKernels {
     private ColumnTileKernels() {

@@ -161,6 +161,7 @@ public final class MatMat {
         int vectors = paddedTokens(n) / L;
         int acc = TILE_ROWS * cols;   // the accumulators, past the tile: (tile row, token vector) at (3 row + vector) L
         int slices = tileRows / SLICE_ROWS * SLICE_ROWS;
+        assert !columnMajor || slices == tileRows : "column-major tiles hold whole row groups, so whole slices";
         for (int v = 0; v < vectors; v += PANEL_VECTORS) {
             int count = Math.min(PANEL_VECTORS, vectors - v), stride = count * L, base = v * L * cols;
             Arrays.fill(tile, acc, acc + tileRows * MAX_VECTORS * L, 0f);
